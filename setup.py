@@ -1,0 +1,35 @@
+"""Package build for culnig. All metadata lives in settings.ini (nbdev 2)."""
+from configparser import ConfigParser
+from pathlib import Path
+import setuptools
+
+here = Path(__file__).parent
+cfg = ConfigParser(delimiters=['='])
+cfg.read(here / 'settings.ini', encoding='utf-8')
+cfg = cfg['DEFAULT']
+
+def _reqs(key): return cfg.get(key, '').split()
+
+setuptools.setup(
+    name=cfg['lib_name'],
+    version=cfg['version'],
+    description=cfg['description'],
+    long_description=(here / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    author=cfg['author'],
+    author_email=cfg['author_email'],
+    license='Apache-2.0',
+    keywords=cfg['keywords'].split(),
+    project_urls={'Source': cfg['git_url']},
+    url=cfg['git_url'],
+    packages=setuptools.find_packages(include=['culnig', 'culnig.*']),
+    include_package_data=True,
+    python_requires='>=' + cfg['min_python'],
+    install_requires=_reqs('requirements'),
+    extras_require={'report': _reqs('report_requirements'), 'dev': _reqs('dev_requirements') + _reqs('report_requirements')},
+    entry_points={'console_scripts': cfg['console_scripts'].split(),
+                  'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
+    zip_safe=False,
+    classifiers=['Programming Language :: Python :: 3', 'Intended Audience :: Science/Research',
+                 'License :: OSI Approved :: Apache Software License'],
+)
