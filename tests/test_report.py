@@ -1,0 +1,111 @@
+"""`culnig report`: the papermill runner (skips, reruns, failures, provenance) and a `tiny` run of every experiment notebook."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from culnig import report
+from culnig.core import OutputExists
+
+REPO = Path(__file__).resolve().parent.parent
+EXPERIMENTS = REPO/'nbs'/'experiments'
+
+
+def _nb(path: Path, body: str):
+    "A two-cell experiment notebook: a `parameters` cell and `body`."
+    params = ("model = 'm'\npreset = 'tiny'\ncountries = None\nresults = 'r'\nfigures = 'f'\ncountry = None\n")
+    cells = [nbformat.v4.new_markdown_cell('# Dummy'), nbformat.v4.new_code_cell(params), nbformat.v4.new_code_cell(body)]
+    cells[1].metadata['tags'] = ['parameters']
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), str(path))
+
+
+OK = ("from culnig import report\n"
+      "name = 'culture_specific_' + report.country_slug(country) if country else __STEP__\n"
+      "(report.step_dir(results, name)/'out.txt').write_text(preset)\n"
+      "report.finish_step(results, name, report.get_preset(preset), model=model)\n")
+
+
+@pytest.fixture
+def dummy(tmp_path, monkeypatch):
+    "Three dummy experiments (one per country) in a temporary notebooks folder."
+    nbs = tmp_path/'nbs'; nbs.mkdir()
+    for name in ('identify', 'culture_specific', 'figures'):
+        _nb(nbs/f'{name}.ipynb', OK.replace('__STEP__', repr(name)))
+    monkeypatch.setattr(report, 'EXPERIMENTS', [report.Experiment('identify'),
+                                                report.Experiment('culture_specific', deps=('identify',), per_country=True),
+                                                report.Experiment('finetune', deps=('identify',), optional=True),
+                                                report.Experiment('figures', deps=('identify', 'culture_specific', 'finetune'))])
+    return tmp_path, nbs
+
+
+def _run(tmp, nbs, **kw):
+    return report.run_report('m', kw.pop('preset', 'tiny'), out=tmp/'reports', figures=tmp/'figures', notebooks=nbs,
+                             progress=False, log=lambda *a: None, **kw)
+
+
+def test_runner_skips_reruns_and_records(dummy):
+    tmp, nbs = dummy
+    done = _run(tmp, nbs)
+    assert list(done) == ['identify', 'culture_specific_USA', 'culture_specific_China', 'figures']   # order; finetune absent
+    assert all(isinstance(v, float) for v in done.values())
+    mdir = tmp/'reports'/'m'
+    for step in done:
+        nb = nbformat.read(str(mdir/f'{step}.ipynb'), as_version=4)
+        prov = nb.cells[1]
+        assert 'culnig-provenance' in prov.metadata['tags'] and '| wall time |' in prov.source and '| preset | `tiny`' in prov.source
+        assert (mdir/'results'/step/'out.txt').read_text() == 'tiny'
+        assert (mdir/'results'/'.steps'/f'{step}.json').exists()
+    assert (mdir/'summary.md').exists() and '[identify](identify.ipynb)' in (mdir/'summary.md').read_text()
+    # finished steps are skipped
+    assert set(_run(tmp, nbs).values()) == {'skipped'}
+    # rerunning identify only runs identify; the next plain run re-runs the steps that read it (stale)
+    again = _run(tmp, nbs, rerun=True, steps=['identify'])
+    assert list(again) == ['identify'] and isinstance(again['identify'], float)
+    stale = _run(tmp, nbs)
+    assert stale['identify'] == 'skipped' and all(isinstance(stale[s], float) for s in list(done)[1:])
+    # only one country's step
+    one = _run(tmp, nbs, rerun=True, steps=['culture_specific_China'])
+    assert list(one) == ['culture_specific_China'] and isinstance(one['culture_specific_China'], float)
+    # another preset in the same folder is refused without --rerun
+    with pytest.raises(OutputExists, match='--rerun'):
+        _run(tmp, nbs, preset='quick')
+
+
+def test_runner_failure_names_notebook_and_cell(dummy):
+    tmp, nbs = dummy
+    _nb(nbs/'culture_specific.ipynb', "x = 1\nraise ValueError('broken on purpose')\n")
+    with pytest.raises(report.ReportStepFailed) as e:
+        _run(tmp, nbs)
+    msg = str(e.value)
+    assert "step 'culture_specific_USA' failed: notebook culture_specific.ipynb, cell" in msg
+    assert 'ValueError: broken on purpose' in msg and 'x = 1' in msg
+    out = tmp/'reports'/'m'/'culture_specific_USA.ipynb'
+    prov = [c for c in nbformat.read(str(out), as_version=4).cells if 'culnig-provenance' in c.metadata.get('tags', [])]
+    assert len(prov) == 1 and '(failed)' in prov[0].source
+    assert not (tmp/'reports'/'m'/'results'/'.steps'/'culture_specific_USA.json').exists()
+    assert (tmp/'reports'/'m'/'results'/'.steps'/'identify.json').exists()          # the finished step before it is kept
+
+
+def test_cli_failure_is_one_clear_line(dummy, capsys):
+    tmp, nbs = dummy
+    _nb(nbs/'identify.ipynb', "raise RuntimeError('nope')\n")
+    from culnig.cli import main
+    rc = main(['report', '--model', 'm', '--preset', 'tiny', '--out', str(tmp/'reports'), '--figures', str(tmp/'figures'),
+               '--notebooks', str(nbs), '--no-progress'])
+    err = capsys.readouterr().err
+    assert rc == 2 and "step 'identify' failed" in err and 'RuntimeError: nope' in err
+
+
+def test_nbdev_clean_keeps_parameters_tags(tmp_path):
+    "settings.ini allows the `tags` cell metadata: nbdev_clean must not strip papermill's `parameters` tag."
+    nbs = sorted(EXPERIMENTS.glob('*.ipynb'))
+    assert nbs, 'no experiment notebooks'
+    for src in nbs:
+        nb = nbformat.read(str(src), as_version=4)
+        assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells), f'{src.name} has no parameters cell'
+    dst = tmp_path/'nbs'/'x.ipynb'; dst.parent.mkdir()
+    dst.write_text(nbs[0].read_text())
+    subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(dst)], cwd=REPO, check=True)
+    nb = nbformat.read(str(dst), as_version=4)
+    assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells)
