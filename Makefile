@@ -41,6 +41,7 @@ check-sync: install
 	$(BIN)/nbdev_export
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 	  git diff --exit-code --stat -- culnig || { echo "culnig/ is out of sync with nbs/: run 'make export' and commit both"; exit 1; }; fi
+	$(BIN)/python .ci/nb2readme.py --check
 
 test-nbs: install
 	$(BIN)/nbdev_test --n_workers 2 --timing
@@ -53,6 +54,7 @@ test: check-sync test-nbs test-py
 export: install
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
+	$(BIN)/python .ci/nb2readme.py
 
 report: install
 	$(BIN)/culnig report --model $(MODEL) --preset $(PRESET)

@@ -1,0 +1,32 @@
+"""Two CPU processes (gloo, launched by torchrun) give the same scores as one process."""
+import os, subprocess, sys
+from pathlib import Path
+import pytest, torch
+
+BIN = Path(sys.executable).parent
+WORKERS = Path(__file__).parent/'workers'
+
+def torchrun(script, *args, nproc=2):
+    env = {**os.environ, 'CULNIG_PROGRESS': '0', 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run([str(BIN/'torchrun'), '--standalone', f'--nproc_per_node={nproc}', str(script), *map(str, args)],
+                       capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return r
+
+def test_two_processes_score_like_one(tmp_path):
+    from culnig.models import load_model
+    from culnig.data import build_prompts
+    from culnig.scoring import score_prompts, load_scores
+    torchrun(WORKERS/'dist_score.py', tmp_path/'dist')
+    model, tok = load_model('smollm2-135m-instruct', device='cpu')
+    records = build_prompts('blend', tok, split='neuron', countries=['USA', 'UK', 'China'], limit_per_country=2)
+    one = score_prompts(model, tok, records, show_progress=False, sites=['mlp.gate_proj', 'self_attn.q_proj'])
+    two = load_scores(tmp_path/'dist')
+    assert two.meta['params']['distributed']['world_size'] == 2
+    assert set(one.tensors) == set(two.tensors)
+    for k in one.tensors:
+        torch.testing.assert_close(two.tensors[k], one.tensors[k], rtol=1e-5, atol=1e-7)
+    for d in one.datasets:
+        a, b = one.meta['datasets'][d], two.meta['datasets'][d]
+        assert a['n_samples'] == b['n_samples'] and a['n_per_country'] == b['n_per_country'] and a['sample_ids'] == b['sample_ids']
+        for c in a['sum_p']: assert abs(a['sum_p'][c] - b['sum_p'][c]) < 1e-5
