@@ -141,7 +141,7 @@ def worker(kind: str, args) -> dict:
 def aggregation(args) -> dict:
     "Aggregation alone at Gemma-3-12B shapes: culnig's vectorised step vs the original per-neuron loop."
     import torch
-    from culnig.scoring import accumulate, max_token_scores, sample_scores
+    from culnig.scoring import accumulate, max_token_scores, sample_scores, Workspace
     from culnig.sites import Site
     torch.manual_seed(0)
     B, T, L, C = 16, 128, GEMMA3_12B['layers'], 16
@@ -163,19 +163,20 @@ def aggregation(args) -> dict:
         return out
     # culnig, whole step: a*g, mask, max, x p, clamp, index_add_ (gate and up read the same tensors here, as two modules would)
     acc = {n: torch.zeros(C, L, w) for n, w in widths.items()}
+    work = Workspace()   # as score_prompts does: one product buffer reused by every site and batch
     t0 = time.perf_counter()
     for layer in range(L):
         res = []
         for k, sites in zip(mod_w, sites_of(layer)):
             for s in sites: res.append(([s], *data[k]))
-        accumulate(acc, res, real, p, group, clamp)
+        accumulate(acc, res, real, p, group, clamp, work=work)
     t_culnig_step = time.perf_counter() - t0
     # the per-sample scores alone (shared tensor part), to split the step
     s_rows = {}
     t0 = time.perf_counter()
     for k in mod_w:
         a, g = data[k]
-        s_rows[k] = sample_scores(max_token_scores(a, g, real, pad_as_zero=True), p, clamp)
+        s_rows[k] = sample_scores(max_token_scores(a, g, real, pad_as_zero=True, work=work), p, clamp)
     t_scores_one_layer = time.perf_counter() - t0
     # culnig aggregation proper: per-sample scores -> per-country sums, all layers
     acc2 = {n: torch.zeros(C, L, w) for n, w in widths.items()}
@@ -216,6 +217,7 @@ def aggregation(args) -> dict:
 def _run(kind, args):
     cmd = [sys.executable, __file__, '--worker', kind, '--n-per-country', str(args.n_per_country),
            '--batch-tokens', str(args.batch_tokens), '--loop-layers', str(args.loop_layers), '--tmp', args.tmp]
+    if args.threads: cmd += ['--threads', str(args.threads)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.stderr.write(r.stdout + r.stderr); raise SystemExit(f'worker {kind} failed')
@@ -229,11 +231,14 @@ def main():
     from culnig.scoring import DEFAULT_BATCH_TOKENS
     ap.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS)
     ap.add_argument('--loop-layers', type=int, default=None, help='layers of the Gemma-3-12B Python loop actually timed (then scaled to 48)')
+    ap.add_argument('--threads', type=int, default=None, help='torch threads in every measurement (default: torch\'s default)')
     ap.add_argument('--worker', help=argparse.SUPPRESS)
     ap.add_argument('--tmp', help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.n_per_country is None: args.n_per_country = 8 if args.quick else 64
     if args.loop_layers is None: args.loop_layers = 2 if args.quick else 6
+    if args.threads:
+        import torch; torch.set_num_threads(args.threads)
     if args.worker:
         out = aggregation(args) if args.worker == 'aggregation' else worker(args.worker, args)
         print(json.dumps(out)); return

@@ -86,3 +86,14 @@ def test_missing_dataset_files(tiny_dir, tmp_path, capsys):
     assert cli([*args, '--skip-missing', '--out', str(tmp_path/'b')]) == 0
     r = load_results(tmp_path/'b')
     assert set(r.items.dataset) == {'commonsenseqa'} and r.meta['skipped'] == ['worldvaluesbench']
+
+def test_prompts_file(tiny_dir, tmp_path):
+    from culnig.data import build_prompts, write_jsonl
+    from culnig.models import load_tokenizer
+    recs = build_prompts('countryrc', load_tokenizer(str(tiny_dir)), countries=['USA'], limit_per_country=1)
+    write_jsonl(recs, tmp_path/'p.jsonl')
+    assert main_evaluate(['--model', str(tiny_dir), '--prompts', str(tmp_path/'p.jsonl'), '--split', 'heldout', '--quiet',
+                          '--out', str(tmp_path/'r')]) == 0
+    r = load_results(tmp_path/'r')
+    assert len(r.items) == sum(x['split'] == 'heldout' for x in recs) > 0 and set(r.items.split) == {'heldout'}
+    assert r.meta['data_hashes'] == {'p.jsonl': sha256_file(tmp_path/'p.jsonl')}

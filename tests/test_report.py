@@ -109,3 +109,46 @@ def test_nbdev_clean_keeps_parameters_tags(tmp_path):
     subprocess.run([str(Path(sys.executable).parent/'nbdev_clean'), '--fname', str(dst)], cwd=REPO, check=True)
     nb = nbformat.read(str(dst), as_version=4)
     assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells)
+
+
+# what each step of a real report must leave behind (relative to results/<step>/), and the figures
+EXPECTED = {
+    'identify': ['scores/scores.json', 'scores/scores.safetensors', 'general.json', 'specific/USA.json', 'specific/China.json',
+                 'random/seed0.json', 'random/seed1.json', 'general_layers.csv', 'set_sizes.csv', 'jaccard.csv', 'step.json'],
+    'suppress_general': ['prompts.jsonl', 'items.parquet', 'accuracy.csv', 'paired.csv', 'versus_random.csv', 'step.json'],
+    'culture_specific_USA': ['items.parquet', 'row.csv', 'overlap.csv', 'step.json'],
+    'culture_specific_China': ['items.parquet', 'row.csv', 'overlap.csv', 'step.json'],
+    'filtering_ablation': ['items.parquet', 'paired.csv', 'step.json'],
+    'enhance': ['items.parquet', 'accuracy.csv', 'paired.csv', 'versus_random.csv', 'step.json'],
+    'figures': ['step.json'],
+}
+FIGURES = ['fig1_layer_distribution', 'fig2_suppression', 'fig3_cross_culture_options', 'fig4_specific_sets',
+           'fig5_filtering_ablation_options', 'fig6_enhancement_options']
+
+
+def test_tiny_report_runs_every_notebook(tmp_path):
+    "Every experiment notebook runs under papermill with the `tiny` preset on the default model, without an error output."
+    import pandas as pd
+    done = report.run_report('smollm2-135m-instruct', 'tiny', out=tmp_path/'reports', figures=tmp_path/'figures', progress=False)
+    assert list(done) == list(EXPECTED)
+    mdir, fdir = tmp_path/'reports'/'smollm2-135m-instruct', tmp_path/'figures'/'smollm2-135m-instruct'
+    for step, files in EXPECTED.items():
+        nb = nbformat.read(str(mdir/f'{step}.ipynb'), as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.get('output_type') == 'error']
+        assert not errors, f'{step}: {errors[0]["ename"]}: {errors[0]["evalue"]}'
+        assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells)
+        assert any('culnig-provenance' in c.metadata.get('tags', []) for c in nb.cells)
+        for f in files: assert (mdir/'results'/step/f).exists(), f'{step} did not write {f}'
+    for f in FIGURES:
+        for ext in ('png', 'pdf'): assert (fdir/f'{f}.{ext}').stat().st_size > 1000, f'{f}.{ext}'
+    # the tables hold what the figures and the summary need
+    vr = pd.read_csv(mdir/'results'/'suppress_general'/'versus_random.csv')
+    assert {'cultural (mean)', 'nlu (mean)'} <= set(vr['dataset']) and (vr['n_random'] == 2).all()
+    rows = pd.concat(pd.read_csv(mdir/'results'/f'culture_specific_{c}'/'row.csv') for c in ('USA', 'China'))
+    assert set(rows['suppressed']) == {'USA', 'China'} and set(rows['evaluated']) == {'USA', 'China'}
+    summary = (mdir/'summary.md').read_text()
+    for part in ('## Suppressing the culture-general neurons', '## Culture-specific neurons', '## Filtering ablation',
+                 '## Enhancing', '[fig2_suppression]', '[identify](identify.ipynb)'):
+        assert part in summary, part
+    ident = json.loads((mdir/'results'/'identify'/'step.json').read_text())
+    assert ident['model']['sha256'] and ident['preset']['name'] == 'tiny'

@@ -63,6 +63,8 @@ def test_prompt_file_to_score_folder(setup, tmp_path, capsys):
     assert 'nothing to resume' in capsys.readouterr().out
     assert main_score(_args(root, prompts, tmp_path/'out', '--overwrite', '--sites', 'mlp.gate_proj', 'self_attn.q_proj')) == 0
     assert list(load_scores(tmp_path/'out').sites) == ['mlp.gate_proj', 'self_attn.q_proj']
+    with pytest.raises(CulnigError, match='not both'):
+        main_score(_args(root, prompts, tmp_path/'other', '--datasets', 'blend'))
 
 
 def test_interrupted_run_resumes_to_identical_tensors(setup, tmp_path, monkeypatch):
