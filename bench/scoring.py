@@ -2,22 +2,24 @@
 
     python bench/scoring.py            # BLEnD neuron split, first 64 prompts of each of the 8 target countries (512 prompts)
     python bench/scoring.py --quick    # 8 per country (64 prompts) and a shorter aggregation loop
+    options: --threads N (torch threads; 1 is steadier on a busy machine), --batch-tokens N, --rounds N, --loop-layers K
 
 1. culnig scoring time / a bare forward+backward of the same batches (frozen weights, gradients to the same site
    activations, logits at the last position, no aggregation): goal <= 1.10.
 2. a baseline that follows the original code (weights requiring grad, `model.train()`, logits at every position,
    `retain_grad` on every site, batches of 16 in dataset order, a per-neuron Python loop into nested dicts) / culnig:
-   goal >= 2.5.
+   goal >= 2.5. Also printed for scale: baseline / bare pass, the ratio a free aggregation would give.
 3. aggregation alone at Gemma-3-12B shapes (48 layers; gate/up 15360, q 4096, k/v 2048; one batch of 16 x 128 tokens),
    random activations and gradients: the per-neuron Python loop / culnig's aggregation: goal >= 100. The Python loop is
-   timed on the first `--loop-layers` layers and scaled to 48 (labelled). Reported twice: for the aggregation proper (per-sample
-   scores -> per-country sums) and for the whole post-backward step (a*g, masking, max over tokens, x p, clamp, sums), whose
-   tensor part both implementations share.
-4. peak resident memory during scoring / during the bare pass (each in a fresh process; the peak is reset with
-   /proc/self/clear_refs after the model is loaded, so it is the peak of the pass itself, model included): goal <= 1.2.
+   timed on the first `--loop-layers` layers and scaled to 48 (labelled). Reported for the aggregation proper (per-sample
+   scores -> per-country sums: index_add_ vs `.tolist()` and the loop) and, for information, for the whole post-backward
+   step (a*g, masking, max over tokens, x p, clamp, sums).
+4. peak resident memory of scoring / of the bare pass, each in a fresh process over the two largest batches (the peak is
+   reached within one batch); the peak is reset with /proc/self/clear_refs after the model is loaded, so it is the peak of
+   the pass itself, model included: goal <= 1.2.
 
-Each measurement runs in its own subprocess, one after the other. Timings are wall-clock on whatever machine runs this;
-the load average is printed because the machine may be shared.
+Timings 1 and 2 are interleaved (see `timing`): the machine this runs on may be shared, and its load changes over minutes,
+so running the three methods one after the other would measure the load as much as the code. The load average is printed.
 """
 from __future__ import annotations
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -106,36 +108,71 @@ def original_style(model, tokenizer, records, batch_size=16):
     return scores
 
 
-def worker(kind: str, args) -> dict:
-    import torch
+def _setup(args):
     from culnig.models import load_model
+    from culnig.scoring import encode_records, plan_batches
     model, tokenizer = load_model('smollm2-135m-instruct')
     records = _records(args.n_per_country, tokenizer)
+    seqs = encode_records(tokenizer, records)
+    batches = plan_batches([len(s) for s in seqs], args.batch_tokens)
+    return model, tokenizer, records, seqs, batches
+
+
+def _gate_total(sc: dict, n_layers: int, width: int):
+    import torch
+    t = torch.zeros(n_layers, width, dtype=torch.float64)
+    for (name, layer, n), per in sc.items():
+        if name == 'mlp.gate_proj': t[layer, n] = sum(per.values())
+    return t
+
+
+def timing(args) -> dict:
+    """Wall time of the three methods over the same prompts, interleaved: the prompts are cut into rounds and each round runs
+    bare, culnig and the original-style baseline one after the other (rotating who goes first), so that changes in the load
+    of a shared machine hit all three alike. culnig's chunks follow its own length-ordered batches (so each chunk is batched as
+    in one whole run, and every call pays score_prompts' set-up again); the baseline's chunks are consecutive groups of 16
+    prompts in dataset order."""
+    import torch
+    from culnig.scoring import score_prompts
+    from culnig.sites import find_sites
+    model, tokenizer, records, seqs, batches = _setup(args)
+    sm = find_sites(model)
+    R = max(1, min(args.rounds, len(batches)))
+    ours = [[records[i] for b in batches[r * len(batches) // R:(r + 1) * len(batches) // R] for i in b] for r in range(R)]
+    n16 = -(-len(records) // 16)
+    orig = [records[16 * (r * n16 // R):16 * ((r + 1) * n16 // R)] for r in range(R)]
+    t = dict(bare=0.0, culnig=0.0, original=0.0)
+    g_c = torch.zeros(sm.n_layers, sm.widths['mlp.gate_proj'])
+    g_o = torch.zeros(sm.n_layers, sm.widths['mlp.gate_proj'], dtype=torch.float64)
+    kinds = ['bare', 'culnig', 'original']
+    for r in range(R):
+        for kind in kinds[r % 3:] + kinds[:r % 3]:
+            t0 = time.perf_counter()
+            if kind == 'bare': bare_pass(model, tokenizer, ours[r], args.batch_tokens)
+            elif kind == 'culnig':
+                sc = score_prompts(model, tokenizer, ours[r], batch_tokens=args.batch_tokens, show_progress=False)
+            else: so = original_style(model, tokenizer, orig[r])
+            t[kind] += time.perf_counter() - t0
+        g_c += sc.get('blend', 'mlp.gate_proj').sum(0)
+        g_o += _gate_total(so, sm.n_layers, sm.widths['mlp.gate_proj'])
+    slack = 1e-4 * float(g_c.abs().max())
+    return dict(seconds=t, n=len(records), rounds=R, n_batches=len(batches),
+                consistent=bool((g_o.float() >= g_c - slack).all()))
+
+
+def memory(kind: str, args) -> dict:
+    "Peak resident memory of one method over the largest batches (the peak is per batch), in a fresh process."
+    from culnig.scoring import score_prompts
+    model, tokenizer, records, seqs, batches = _setup(args)
+    big = sorted(batches, key=lambda b: -len(b) * max(len(seqs[i]) for i in b))[:2]
+    recs = [records[i] for b in big for i in b]
     import gc; gc.collect()
     ok = _reset_peak()
     base = _rss_kb('VmRSS')
-    t0 = time.perf_counter()
-    extra = {}
-    if kind == 'bare':
-        bare_pass(model, tokenizer, records, args.batch_tokens)
-    elif kind == 'culnig':
-        from culnig.scoring import score_prompts
-        sc = score_prompts(model, tokenizer, records, batch_tokens=args.batch_tokens, show_progress=False)
-        extra['gate_total'] = sc.get('blend', 'mlp.gate_proj').sum(0)
-    elif kind == 'original':
-        sc = original_style(model, tokenizer, records)
-        from culnig.sites import find_sites
-        sm = find_sites(model)
-        t = torch.zeros(sm.n_layers, sm.widths['mlp.gate_proj'], dtype=torch.float64)
-        for (name, layer, n), per in sc.items():
-            if name == 'mlp.gate_proj': t[layer, n] = sum(per.values())
-        extra['gate_total'] = t
-    seconds = time.perf_counter() - t0
-    out = dict(kind=kind, seconds=seconds, n=len(records), rss_before_mb=base / 1024,
-               peak_mb=_rss_kb('VmHWM') / 1024 if ok else None, peak_reset=ok)
-    if extra:
-        path = Path(args.tmp)/f'{kind}.pt'; torch.save(extra, path); out['extra'] = str(path)
-    return out
+    if kind == 'bare': bare_pass(model, tokenizer, recs, args.batch_tokens)
+    else: score_prompts(model, tokenizer, recs, batch_tokens=args.batch_tokens, show_progress=False)
+    return dict(kind=kind, rss_before_mb=base / 1024, peak_mb=_rss_kb('VmHWM') / 1024 if ok else None, peak_reset=ok,
+                tokens=max(len(b) * max(len(seqs[i]) for i in b) for b in big))
 
 
 def aggregation(args) -> dict:
@@ -216,7 +253,7 @@ def aggregation(args) -> dict:
 
 def _run(kind, args):
     cmd = [sys.executable, __file__, '--worker', kind, '--n-per-country', str(args.n_per_country),
-           '--batch-tokens', str(args.batch_tokens), '--loop-layers', str(args.loop_layers), '--tmp', args.tmp]
+           '--batch-tokens', str(args.batch_tokens), '--loop-layers', str(args.loop_layers), '--rounds', str(args.rounds), '--tmp', args.tmp]
     if args.threads: cmd += ['--threads', str(args.threads)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -230,6 +267,7 @@ def main():
     ap.add_argument('--n-per-country', type=int, default=None)
     from culnig.scoring import DEFAULT_BATCH_TOKENS
     ap.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS)
+    ap.add_argument('--rounds', type=int, default=8, help='interleaved timing rounds (default: %(default)s)')
     ap.add_argument('--loop-layers', type=int, default=None, help='layers of the Gemma-3-12B Python loop actually timed (then scaled to 48)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads in every measurement (default: torch\'s default)')
     ap.add_argument('--worker', help=argparse.SUPPRESS)
@@ -240,7 +278,9 @@ def main():
     if args.threads:
         import torch; torch.set_num_threads(args.threads)
     if args.worker:
-        out = aggregation(args) if args.worker == 'aggregation' else worker(args.worker, args)
+        if args.worker == 'aggregation': out = aggregation(args)
+        elif args.worker == 'timing': out = timing(args)
+        else: out = memory(args.worker.split('-', 1)[1], args)
         print(json.dumps(out)); return
     import torch
     tmp = tempfile.TemporaryDirectory(); args.tmp = tmp.name
@@ -249,35 +289,32 @@ def main():
           f'countries; batch_tokens={args.batch_tokens}; torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{os.cpu_count()} cpus; load average before {load0[0]:.2f} (this machine may be shared with other jobs).')
     res = {}
-    for kind in ('bare', 'culnig', 'original', 'aggregation'):
+    for kind in ('timing', 'mem-bare', 'mem-culnig', 'aggregation'):
         t0 = time.time(); res[kind] = _run(kind, args)
         print(f'  {kind:12s} done in {time.time() - t0:.1f} s wall (load average now {os.getloadavg()[0]:.2f})', flush=True)
-    b, c, o, a = res['bare'], res['culnig'], res['original'], res['aggregation']
-    g_c = torch.load(c['extra'])['gate_total']; g_o = torch.load(o['extra'])['gate_total']
-    # the original counts padded positions as 0, so its sums are >= culnig's (real tokens only) up to rounding
-    slack = 1e-4 * float(g_c.abs().max())
-    consistent = bool((g_o.float() >= g_c - slack).all())
-    n = c['n']
-    print(f"\n  prompts: {n}; bare pass {b['seconds']:.1f} s ({n / b['seconds']:.2f} prompts/s); culnig {c['seconds']:.1f} s "
-          f"({n / c['seconds']:.2f} prompts/s); original-style {o['seconds']:.1f} s")
-    print(f"  original-style gate_proj sums >= culnig's everywhere (padding counted as 0 vs excluded): {consistent}")
-    print(f"  peak RSS during the pass (model included): bare {b['peak_mb']:.0f} MB, culnig {c['peak_mb']:.0f} MB "
-          f"(RSS before the pass: {b['rss_before_mb']:.0f} / {c['rss_before_mb']:.0f} MB)")
+    tm, mb, mc, a = res['timing'], res['mem-bare'], res['mem-culnig'], res['aggregation']
+    b, c, o = tm['seconds']['bare'], tm['seconds']['culnig'], tm['seconds']['original']
+    n = tm['n']
+    print(f"\n  prompts: {n} in {tm['n_batches']} length-ordered batches, timed in {tm['rounds']} interleaved rounds")
+    print(f"  bare pass {b:.1f} s ({n / b:.2f} prompts/s); culnig {c:.1f} s ({n / c:.2f} prompts/s); original-style {o:.1f} s ({n / o:.2f} prompts/s)")
+    print(f"  original-style gate_proj sums >= culnig's everywhere (padding counted as 0 vs excluded): {tm['consistent']}")
+    print(f"  peak RSS over the {mb['tokens']}-token batches (model included): bare {mb['peak_mb']:.0f} MB, culnig {mc['peak_mb']:.0f} MB "
+          f"(RSS before the pass: {mb['rss_before_mb']:.0f} / {mc['rss_before_mb']:.0f} MB)")
     print(f"  Gemma-3-12B shapes, 16 x 128 tokens, 48 layers: culnig aggregation (index_add_) {a['t_culnig_agg'] * 1e3:.1f} ms; "
           f"culnig whole step {a['t_culnig_step']:.2f} s; per-neuron Python loop {a['t_loop_only']:.2f} s and original whole step "
-          f"{a['t_orig_step']:.2f} s [timed on {a['loop_layers']} of 48 layers, scaled x{48 / a['loop_layers']:.0f}]")
+          f"{a['t_orig_step']:.2f} s [loop timed on {a['loop_layers']} of 48 layers, scaled x{48 / a['loop_layers']:.0f}]")
     ratios = [
-        ('culnig scoring / bare forward+backward', c['seconds'] / b['seconds'], '<= 1.10', c['seconds'] / b['seconds'] <= 1.10),
-        ('original-style baseline / culnig', o['seconds'] / c['seconds'], '>= 2.5', o['seconds'] / c['seconds'] >= 2.5),
+        ('culnig scoring / bare forward+backward', c / b, '<= 1.10', c / b <= 1.10),
+        ('original-style baseline / culnig', o / c, '>= 2.5', o / c >= 2.5),
+        ('  (for scale: original-style baseline / bare pass, the best any aggregation could give)', o / b, '(info)', None),
         ('aggregation: per-neuron Python loop / culnig index_add_ (loop scaled)', a['t_loop_only'] / a['t_culnig_agg'], '>= 100',
          a['t_loop_only'] / a['t_culnig_agg'] >= 100),
-        ('  whole post-backward step: original / culnig (loop scaled; tensor part shared)', a['t_orig_step'] / a['t_culnig_step'],
-         '(info)', None),
-        ('peak memory: culnig / bare pass', c['peak_mb'] / b['peak_mb'], '<= 1.2', c['peak_mb'] / b['peak_mb'] <= 1.2),
+        ('  whole post-backward step: original / culnig (loop scaled)', a['t_orig_step'] / a['t_culnig_step'], '(info)', None),
+        ('peak memory: culnig / bare pass', mc['peak_mb'] / mb['peak_mb'], '<= 1.2', mc['peak_mb'] / mb['peak_mb'] <= 1.2),
     ]
-    print('\n  ratio' + ' ' * 74 + 'value   goal     met')
+    print('\n  ratio' + ' ' * 84 + 'value   goal     met')
     for name, v, goal, met in ratios:
-        print(f"  {name:<78s} {v:7.2f}  {goal:8s} {'' if met is None else ('yes' if met else 'NO')}")
+        print(f"  {name:<88s} {v:7.2f}  {goal:8s} {'' if met is None else ('yes' if met else 'NO')}")
     print(f'  load average after: {os.getloadavg()[0]:.2f}')
 
 

@@ -30,3 +30,20 @@ def test_two_processes_score_like_one(tmp_path):
         a, b = one.meta['datasets'][d], two.meta['datasets'][d]
         assert a['n_samples'] == b['n_samples'] and a['n_per_country'] == b['n_per_country'] and a['sample_ids'] == b['sample_ids']
         for c in a['sum_p']: assert abs(a['sum_p'][c] - b['sum_p'][c]) < 1e-5
+
+def test_two_processes_evaluate_like_one(tmp_path):
+    """`torchrun --nproc_per_node 2 culnig evaluate ...` writes the same per-item results as one process."""
+    import pandas as pd
+    args = ['evaluate', '--datasets', 'blend', 'commonsenseqa', '--split', 'heldout', '--countries', 'USA', 'China',
+            '--limit-per-country', '2', '--device', 'cpu', '--quiet', '--n-boot', '200']
+    env = {**os.environ, 'CULNIG_PROGRESS': '0', 'OMP_NUM_THREADS': '1'}
+    one = subprocess.run([str(BIN/'culnig'), *args, '--out', str(tmp_path/'one')], capture_output=True, text=True, env=env, timeout=900)
+    assert one.returncode == 0, one.stderr[-3000:]
+    torchrun(BIN/'culnig', *args, '--out', tmp_path/'two')
+    a, b = pd.read_parquet(tmp_path/'one/items.parquet'), pd.read_parquet(tmp_path/'two/items.parquet')
+    assert len(a) > 4
+    pd.testing.assert_frame_equal(a.drop(columns=[c for c in a.columns if c.startswith('p_')]),
+                                  b.drop(columns=[c for c in b.columns if c.startswith('p_')]))
+    for c in [c for c in a.columns if c.startswith('p_')]:
+        assert (a[c] - b[c]).abs().max() < 1e-5, c
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path/'one/summary.csv'), pd.read_csv(tmp_path/'two/summary.csv'))
