@@ -1,7 +1,8 @@
 """Cost of each neuron-identification method (culnig.methods) on the same prompts, side by side in one run.
 
 Prompts: BLEnD and BLEnD-control identification split, the first N of each of a few target countries, default model, CPU.
-Prints seconds per prompt for every method and its ratio to 'culnig' (gradient x activation), the paper's method.
+Prints seconds per prompt (wall and process CPU) for every method and its ratio to 'culnig' (gradient x activation),
+the paper's method; every method scores the same sites (gate, q, k, v: the ones selection uses).
 usage: python bench/methods.py [--per-country N] [--countries ...] [--steps S] [--methods ...]
 """
 import argparse, os, time
@@ -32,14 +33,17 @@ n_tok = sum(len(tok(r['text'], add_special_tokens=False)['input_ids']) for r in 
 print(f"model {args.model}, {len(records)} prompts ({n_tok / len(records):.0f} tokens on average), torch threads {torch.get_num_threads()}")
 res = {}
 for name in args.methods:
-    kw = dict(show_progress=False)
+    kw = dict(show_progress=False, sites=('mlp.gate_proj', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'))
     if name == 'ig': kw['steps'] = args.steps
     best = None
     for _ in range(1 if name == 'ig' else args.repeat):
-        t0 = time.perf_counter(); run_method(name, model, tok, records, **kw); dt = time.perf_counter() - t0
-        best = dt if best is None else min(best, dt)
-    res[name] = best / len(records)
+        t0, c0 = time.perf_counter(), time.process_time()
+        run_method(name, model, tok, records, **kw)
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        best = (dt, dc) if best is None or dt < best[0] else best
+    res[name] = (best[0] / len(records), best[1] / len(records))
 base = res.get('culnig')
-for name, s in res.items():
-    extra = f"  ({s / base:.2f} x culnig)" if base else ''
-    print(f"{name:8s} {s:.4f} s/prompt{extra}" + (f"  [steps={args.steps}]" if name == 'ig' else ''))
+print('wall = elapsed seconds; cpu = process CPU seconds (all threads), steadier on a shared machine')
+for name, (w, c) in res.items():
+    extra = f"  ({w / base[0]:.2f} x culnig wall, {c / base[1]:.2f} x culnig cpu)" if base else ''
+    print(f"{name:8s} wall {w:.3f} s/prompt  cpu {c:.3f} s/prompt{extra}" + (f"  [steps={args.steps}]" if name == 'ig' else ''))

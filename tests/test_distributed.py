@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest, torch
 
 BIN = Path(sys.executable).parent
-WORKERS = Path(__file__).parent/'workers'
 
 def torchrun(script, *args, nproc=2):
     env = {**os.environ, 'CULNIG_PROGRESS': '0', 'OMP_NUM_THREADS': '1'}
@@ -14,16 +13,21 @@ def torchrun(script, *args, nproc=2):
     return r
 
 def test_two_processes_score_like_one(tmp_path):
-    from culnig.models import load_model
-    from culnig.data import build_prompts
-    from culnig.scoring import score_prompts, load_scores
-    torchrun(WORKERS/'dist_score.py', tmp_path/'dist')
-    model, tok = load_model('smollm2-135m-instruct', device='cpu')
-    records = build_prompts('blend', tok, split='neuron', countries=['USA', 'UK', 'China'], limit_per_country=2)
-    one = score_prompts(model, tok, records, show_progress=False, sites=['mlp.gate_proj', 'self_attn.q_proj'])
-    two = load_scores(tmp_path/'dist')
-    assert two.meta['params']['distributed']['world_size'] == 2
-    assert set(one.tensors) == set(two.tensors)
+    """`torchrun --nproc_per_node 2 culnig score ...` writes the same score folder as one process."""
+    from culnig.scoring import load_scores
+    env = {**os.environ, 'CULNIG_PROGRESS': '0', 'OMP_NUM_THREADS': '1'}
+    prompts = tmp_path/'p.jsonl'
+    r = subprocess.run([str(BIN/'culnig'), 'prompts', '--dataset', 'blend,blendcontrol', '--split', 'neuron', '--countries', 'USA,UK,China',
+                        '--limit-per-country', '1', '--out', str(prompts)], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    args = ['score', '--prompts', str(prompts), '--sites', 'mlp.gate_proj', 'self_attn.q_proj', '--device', 'cpu']
+    r = subprocess.run([str(BIN/'culnig'), *args, '--out', str(tmp_path/'one')], capture_output=True, text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun(BIN/'culnig', *args, '--out', tmp_path/'two')
+    one, two = load_scores(tmp_path/'one'), load_scores(tmp_path/'two')
+    assert two.meta['params']['distributed']['world_size'] == 2 and 'distributed' not in one.meta['params']
+    assert not list((tmp_path/'two').glob('*checkpoint*')), 'per-rank checkpoints are removed after the result is written'
+    assert set(one.tensors) == set(two.tensors) and len(one.tensors) == 4
     for k in one.tensors:
         torch.testing.assert_close(two.tensors[k], one.tensors[k], rtol=1e-5, atol=1e-7)
     for d in one.datasets:
