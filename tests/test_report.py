@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from culnig import report
-from culnig.core import OutputExists
+from culnig.core import OutputExists, data_root
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = REPO/'nbs'/'experiments'
@@ -23,6 +23,7 @@ def _nb(path: Path, body: str):
 OK = ("from culnig import report\n"
       "name = 'culture_specific_' + report.country_slug(country) if country else __STEP__\n"
       "(report.step_dir(results, name)/'out.txt').write_text(preset)\n"
+      "import os; (report.step_dir(results, name)/'env.txt').write_text(os.environ.get('CULNIG_DATA', '') + '|' + os.environ.get('CULNIG_PROGRESS', ''))\n"
       "report.finish_step(results, name, report.get_preset(preset), model=model)\n")
 
 
@@ -56,6 +57,8 @@ def test_runner_skips_reruns_and_records(dummy):
         prov = nb.cells[1]
         assert 'culnig-provenance' in prov.metadata['tags'] and '| wall time |' in prov.source and '| preset | `tiny`' in prov.source
         assert (mdir/'results'/step/'out.txt').read_text() == 'tiny'
+        # kernels run in the report folder but read the data root resolved by the runner, and show no progress bars
+        assert (mdir/'results'/step/'env.txt').read_text() == f'{data_root()}|0'
         assert (mdir/'results'/'.steps'/f'{step}.json').exists()
     assert (mdir/'summary.md').exists() and '[identify](identify.ipynb)' in (mdir/'summary.md').read_text()
     # finished steps are skipped
