@@ -24,12 +24,13 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['culnig', 'culnig.*']),
     include_package_data=True,
+    # the experiment notebooks that `culnig report` runs, for installs without a checkout (culnig.report.experiments_dir)
+    data_files=[('share/culnig/experiments', sorted(p.relative_to(here).as_posix() for p in (here/'nbs'/'experiments').glob('*.ipynb')))],
     python_requires='>=' + cfg['min_python'],
     install_requires=_reqs('requirements'),
     extras_require={'report': _reqs('report_requirements'), 'dev': _reqs('dev_requirements') + _reqs('report_requirements')},
     entry_points={'console_scripts': cfg['console_scripts'].split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
-    classifiers=['Programming Language :: Python :: 3', 'Intended Audience :: Science/Research',
-                 'License :: OSI Approved :: Apache Software License'],
+    classifiers=['Programming Language :: Python :: 3', 'Intended Audience :: Science/Research'],   # licence: `license` above
 )

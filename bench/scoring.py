@@ -16,7 +16,13 @@
    step (a*g, masking, max over tokens, x p, clamp, sums).
 4. peak resident memory of scoring / of the bare pass, each in a fresh process over the two largest batches (the peak is
    reached within one batch); the peak is reset with /proc/self/clear_refs after the model is loaded, so it is the peak of
-   the pass itself, model included: goal <= 1.2.
+   the pass itself, model included: goal <= 1.2. With `--device cuda` the peak is the GPU's
+   (`torch.cuda.max_memory_allocated`, reset after the model is loaded, model included).
+
+On a GPU (`--device cuda`, issue 4's goals are stated for the 2-core CPU; the GPU rows are for information), the machine
+may lack the data root and the model package: `--records FILE` reads prompt records written by `culnig prompts` (or
+`bench/gpu_check.sh`), and `--model DIR` loads any model folder, e.g. one with random weights from `bench/random_model.py`
+(same shapes, so the same cost; not the same scores).
 
 Timings 1 and 2 are interleaved (see `timing`): the machine this runs on may be shared, and its load changes over minutes,
 so running the three methods one after the other would measure the load as much as the code. The load average is printed.
@@ -42,10 +48,21 @@ def _reset_peak():
     except OSError: return False
 
 
-def _records(n_per_country: int, tokenizer):
+def _records(n_per_country: int, tokenizer, path=None):
     from culnig.core import TARGET_COUNTRIES
+    if path:                       # prompt records from a file: the first n of each target country, in file order
+        from culnig.data import read_jsonl
+        seen, out = defaultdict(int), []
+        for r in read_jsonl(path):
+            if r['country'] in TARGET_COUNTRIES and seen[r['country']] < n_per_country: seen[r['country']] += 1; out.append(r)
+        return out
     from culnig.data import build_prompts
     return build_prompts('blend', tokenizer, split='neuron', countries=list(TARGET_COUNTRIES), limit_per_country=n_per_country)
+
+
+def _sync(model):
+    import torch
+    if next(model.parameters()).device.type == 'cuda': torch.cuda.synchronize()
 
 
 def bare_pass(model, tokenizer, records, batch_tokens):
@@ -54,12 +71,13 @@ def bare_pass(model, tokenizer, records, batch_tokens):
     from culnig.scoring import encode_records, plan_batches, left_pad, attribution_pass, frozen_weights, label_token_id
     from culnig.sites import find_sites
     sm = find_sites(model)
+    dev = next(model.parameters()).device
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
     seqs = encode_records(tokenizer, records)
     with frozen_weights(model):
         for idx in plan_batches([len(s) for s in seqs], batch_tokens):
             ids, mask = left_pad([seqs[i] for i in idx], tokenizer.pad_token_id)
-            p, res = attribution_pass(model, sm, None, ids, mask, labels[torch.tensor(idx)])
+            p, res = attribution_pass(model, sm, None, ids.to(dev), mask.to(dev), labels[torch.tensor(idx)])
             del res
 
 
@@ -68,6 +86,7 @@ def original_style(model, tokenizer, records, batch_size=16):
     import torch
     from culnig.sites import find_sites
     sm = find_sites(model)
+    dev = next(model.parameters()).device
     scores = defaultdict(lambda: defaultdict(float))
     acts = {}
     def keep(path, sites, out):
@@ -81,14 +100,14 @@ def original_style(model, tokenizer, records, batch_size=16):
                 batch = records[b0:b0 + batch_size]
                 enc = [tokenizer(r['text'], add_special_tokens=False)['input_ids'] for r in batch]
                 T = max(map(len, enc))
-                ids = torch.tensor([[tokenizer.pad_token_id] * (T - len(e)) + e for e in enc])
-                mask = torch.tensor([[0] * (T - len(e)) + [1] * len(e) for e in enc])
+                ids = torch.tensor([[tokenizer.pad_token_id] * (T - len(e)) + e for e in enc], device=dev)
+                mask = torch.tensor([[0] * (T - len(e)) + [1] * len(e) for e in enc], device=dev)
                 countries = [r['country'] for r in batch]
                 control = ['control' in r['dataset'] for r in batch]
                 model.zero_grad(); acts.clear()
                 logits = model(input_ids=ids, attention_mask=mask).logits[:, -1, :]
                 probs = torch.softmax(logits, dim=-1)
-                label_ids = torch.tensor([tokenizer.convert_tokens_to_ids(str(r['label'])) for r in batch])
+                label_ids = torch.tensor([tokenizer.convert_tokens_to_ids(str(r['label'])) for r in batch], device=dev)
                 p = probs[torch.arange(len(batch)), label_ids]
                 p.sum().backward()
                 for sites, out in acts.values():
@@ -97,7 +116,8 @@ def original_style(model, tokenizer, records, batch_size=16):
                         s = a * g
                         s = s.masked_fill((mask == 0).unsqueeze(-1), 0.0)
                         s = torch.max(s, dim=1).values * p.unsqueeze(1)
-                        s[control] = torch.clamp(s[control], min=0.0)
+                        ctl = torch.tensor(control, device=dev)
+                        s[ctl] = torch.clamp(s[ctl], min=0.0)
                         rows = s.detach().cpu().tolist()
                         for i in range(len(rows)):
                             for n in range(len(rows[i])):
@@ -111,8 +131,8 @@ def original_style(model, tokenizer, records, batch_size=16):
 def _setup(args):
     from culnig.models import load_model
     from culnig.scoring import encode_records, plan_batches
-    model, tokenizer = load_model('smollm2-135m-instruct')
-    records = _records(args.n_per_country, tokenizer)
+    model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
+    records = _records(args.n_per_country, tokenizer, args.records)
     seqs = encode_records(tokenizer, records)
     batches = plan_batches([len(s) for s in seqs], args.batch_tokens)
     return model, tokenizer, records, seqs, batches
@@ -147,12 +167,12 @@ def timing(args) -> dict:
     kinds = ['bare', 'culnig', 'original']
     for r in range(R):
         for kind in kinds[r % 3:] + kinds[:r % 3]:
-            t0 = time.perf_counter()
+            _sync(model); t0 = time.perf_counter()
             if kind == 'bare': bare_pass(model, tokenizer, ours[r], args.batch_tokens)
             elif kind == 'culnig':
                 sc = score_prompts(model, tokenizer, ours[r], batch_tokens=args.batch_tokens, show_progress=False)
             else: so = original_style(model, tokenizer, orig[r])
-            t[kind] += time.perf_counter() - t0
+            _sync(model); t[kind] += time.perf_counter() - t0
         g_c += sc.get('blend', 'mlp.gate_proj').sum(0)
         g_o += _gate_total(so, sm.n_layers, sm.widths['mlp.gate_proj'])
     slack = 1e-4 * float(g_c.abs().max())
@@ -166,13 +186,20 @@ def memory(kind: str, args) -> dict:
     model, tokenizer, records, seqs, batches = _setup(args)
     big = sorted(batches, key=lambda b: -len(b) * max(len(seqs[i]) for i in b))[:2]
     recs = [records[i] for b in big for i in b]
-    import gc; gc.collect()
+    import gc, torch; gc.collect()
+    tokens = max(len(b) * max(len(seqs[i]) for i in b) for b in big)
+    run = lambda: (bare_pass(model, tokenizer, recs, args.batch_tokens) if kind == 'bare' else
+                   score_prompts(model, tokenizer, recs, batch_tokens=args.batch_tokens, show_progress=False))
+    if args.device == 'cuda':                  # the GPU's peak, model included
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated() / 2**20
+        run(); torch.cuda.synchronize()
+        return dict(kind=kind, rss_before_mb=base, peak_mb=torch.cuda.max_memory_allocated() / 2**20, peak_reset=True, tokens=tokens)
     ok = _reset_peak()
     base = _rss_kb('VmRSS')
-    if kind == 'bare': bare_pass(model, tokenizer, recs, args.batch_tokens)
-    else: score_prompts(model, tokenizer, recs, batch_tokens=args.batch_tokens, show_progress=False)
+    run()
     return dict(kind=kind, rss_before_mb=base / 1024, peak_mb=_rss_kb('VmHWM') / 1024 if ok else None, peak_reset=ok,
-                tokens=max(len(b) * max(len(seqs[i]) for i in b) for b in big))
+                tokens=tokens)
 
 
 def aggregation(args) -> dict:
@@ -253,7 +280,9 @@ def aggregation(args) -> dict:
 
 def _run(kind, args):
     cmd = [sys.executable, __file__, '--worker', kind, '--n-per-country', str(args.n_per_country),
-           '--batch-tokens', str(args.batch_tokens), '--loop-layers', str(args.loop_layers), '--rounds', str(args.rounds), '--tmp', args.tmp]
+           '--batch-tokens', str(args.batch_tokens), '--loop-layers', str(args.loop_layers), '--rounds', str(args.rounds), '--tmp', args.tmp,
+           '--model', args.model, '--device', args.device] + (['--records', args.records] if args.records else []) + \
+          (['--dtype', args.dtype] if args.dtype else [])
     if args.threads: cmd += ['--threads', str(args.threads)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -270,6 +299,10 @@ def main():
     ap.add_argument('--rounds', type=int, default=8, help='interleaved timing rounds (default: %(default)s)')
     ap.add_argument('--loop-layers', type=int, default=None, help='layers of the Gemma-3-12B Python loop actually timed (then scaled to 48)')
     ap.add_argument('--threads', type=int, default=None, help='torch threads in every measurement (default: torch\'s default)')
+    ap.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name or model folder (default: %(default)s)')
+    ap.add_argument('--device', default='cpu', choices=('cpu', 'cuda'), help='where the model runs (default: %(default)s)')
+    ap.add_argument('--dtype', default=None, help="model dtype (default: culnig's, float32 on the CPU, bfloat16 on a GPU)")
+    ap.add_argument('--records', default=None, help='prompt records (JSONL, `culnig prompts` format) instead of building BLEnD from the data root')
     ap.add_argument('--worker', help=argparse.SUPPRESS)
     ap.add_argument('--tmp', help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -285,9 +318,11 @@ def main():
     import torch
     tmp = tempfile.TemporaryDirectory(); args.tmp = tmp.name
     load0 = os.getloadavg()
-    print(f'bench/scoring.py: smollm2-135m-instruct, BLEnD neuron split, first {args.n_per_country} prompts of each of the 8 target '
-          f'countries; batch_tokens={args.batch_tokens}; torch {torch.__version__}, {torch.get_num_threads()} threads, '
-          f'{os.cpu_count()} cpus; load average before {load0[0]:.2f} (this machine may be shared with other jobs).')
+    dev = torch.cuda.get_device_name(0) if args.device == 'cuda' else f'{os.cpu_count()} cpus'
+    print(f'bench/scoring.py: {args.model} on {args.device} ({dev}, dtype {args.dtype or "default"}), BLEnD neuron split, first '
+          f'{args.n_per_country} prompts of each of the 8 target countries{" from " + args.records if args.records else ""}; '
+          f'batch_tokens={args.batch_tokens}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average before '
+          f'{load0[0]:.2f} (this machine may be shared with other jobs).')
     res = {}
     for kind in ('timing', 'mem-bare', 'mem-culnig', 'aggregation'):
         t0 = time.time(); res[kind] = _run(kind, args)
@@ -298,7 +333,7 @@ def main():
     print(f"\n  prompts: {n} in {tm['n_batches']} length-ordered batches, timed in {tm['rounds']} interleaved rounds")
     print(f"  bare pass {b:.1f} s ({n / b:.2f} prompts/s); culnig {c:.1f} s ({n / c:.2f} prompts/s); original-style {o:.1f} s ({n / o:.2f} prompts/s)")
     print(f"  original-style gate_proj sums >= culnig's everywhere (padding counted as 0 vs excluded): {tm['consistent']}")
-    print(f"  peak RSS over the {mb['tokens']}-token batches (model included): bare {mb['peak_mb']:.0f} MB, culnig {mc['peak_mb']:.0f} MB "
+    print(f"  peak {'GPU memory' if args.device == 'cuda' else 'RSS'} over the {mb['tokens']}-token batches (model included): bare {mb['peak_mb']:.0f} MB, culnig {mc['peak_mb']:.0f} MB "
           f"(RSS before the pass: {mb['rss_before_mb']:.0f} / {mc['rss_before_mb']:.0f} MB)")
     print(f"  Gemma-3-12B shapes, 16 x 128 tokens, 48 layers: culnig aggregation (index_add_) {a['t_culnig_agg'] * 1e3:.1f} ms; "
           f"culnig whole step {a['t_culnig_step']:.2f} s; per-neuron Python loop {a['t_loop_only']:.2f} s and original whole step "

@@ -45,7 +45,8 @@ def save_figure(fig, folder: str|Path, name: str) -> list[Path]:
     "Save `fig` as `folder/name.png` and `folder/name.pdf`; return both paths."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     paths = [folder/f'{name}.png', folder/f'{name}.pdf']
-    for p in paths: fig.savefig(p, bbox_inches='tight')
+    for p in paths:     # no creation date in the PDF: the same figure gives the same bytes (no churn in version control)
+        fig.savefig(p, bbox_inches='tight', metadata={'CreationDate': None} if p.suffix == '.pdf' else None)
     return paths
 
 def _label(ds: str) -> str: return DATASET_LABELS.get(ds, ds)

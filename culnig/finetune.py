@@ -18,9 +18,9 @@ from .core import (CulnigError, UnknownName, OutputExists, prepare_output, progr
 # %% auto #0
 __all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'NLU_TRAIN_DATASETS', 'FINETUNE_BUDGETS', 'CULTURAL_EVAL', 'layer_counts',
            'select_layers', 'finetune_modules', 'finetune_parameters', 'nlu_split', 'encode_example',
-           'training_records', 'collate', 'target_loss', 'TrainLog', 'train', 'FinetuneBudget', 'get_budget',
-           'default_k', 'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult', 'plan_runs',
-           'run_finetune', 'finetune_parser', 'main_finetune']
+           'training_records', 'collate', 'target_loss', 'TrainLog', 'train', 'heldout_loss', 'FinetuneBudget',
+           'get_budget', 'default_k', 'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult',
+           'plan_runs', 'run_finetune', 'finetune_parser', 'main_finetune']
 
 # %% ../nbs/11_finetune.ipynb #b904d40d
 MLP_SITES = ('mlp.gate_proj', 'mlp.up_proj')
@@ -185,8 +185,8 @@ class TrainLog:
     def steps_per_s(self) -> float: return len(self.steps) / self.wall_s if self.wall_s else float('nan')
 
     def summary(self) -> dict:
-        "Steps, items, tokens, wall time, speed, first and last loss (mean of the first / last 10% of steps, at least one)."
-        n = len(self.steps); w = max(1, n // 10)
+        "Steps, items, tokens, wall time, speed, first and last loss (mean of the first / last quarter of the steps, at least one: single steps are noisy)."
+        n = len(self.steps); w = max(1, n // 4)
         return dict(steps=n, items=sum(s['items'] for s in self.steps), tokens=self.tokens, target_tokens=sum(s['target_tokens'] for s in self.steps),
                     wall_s=round(self.wall_s, 3), steps_per_s=self.steps_per_s, tokens_per_s=self.tokens / self.wall_s if self.wall_s else float('nan'),
                     loss_first=sum(self.losses[:w]) / w if n else None, loss_last=sum(self.losses[-w:]) / w if n else None)
@@ -272,6 +272,18 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
             for n, p in model.named_parameters(): p.requires_grad_(flags.get(n, p.requires_grad))
     return model, log
 
+def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8) -> float:
+    "Mean cross-entropy per target token of `records` (prompt records or encoded examples), no gradients: a fixed yardstick."
+    examples = _examples(records, tokenizer)
+    if not examples: return float('nan')
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_size):
+            s, k = target_loss(model, collate(examples[i:i + batch_size], pad_id))
+            total += float(s); n += k
+    return total / n
+
 # %% ../nbs/11_finetune.ipynb #28d44966
 @dataclass(frozen=True)
 class FinetuneBudget:
@@ -291,10 +303,10 @@ class FinetuneBudget:
 FINETUNE_BUDGETS = {
     'tiny': FinetuneBudget('tiny', 'Tests: 2 layers, 2 steps of 2 items, one random seed; checks that everything runs.',
                            k=2, max_steps=2, batch_size=2, grad_accum=1, seeds=(0,)),
-    'quick': FinetuneBudget('quick', ('CPU demonstration for `make report`: 8 steps of 2 items (16 training items) per run at '
-                                      "the paper's learning rate; most, least and one random layer set. Far too little training to "
-                                      'expect a measurable cultural change; it runs the whole pipeline in a few minutes on 2 cores.'),
-                            max_steps=8, batch_size=2, grad_accum=1, seeds=(0,)),
+    'quick': FinetuneBudget('quick', ('CPU budget for `make report`: 256 optimiser steps of 1 item per run (more steps than one '
+                                      "paper epoch over the training half, 171, but 1 item per step instead of 16) at the paper's "
+                                      'learning rate; most, least and two random layer sets.'),
+                            max_steps=256, batch_size=1, grad_accum=1, seeds=(0, 1)),
     'paper': FinetuneBudget('paper', ("The paper's protocol: 1 epoch over the training part, batch 4 x 4 accumulation, lr 3e-5, "
                                       'most / least / 5 random layer sets.'), seeds=(0, 1, 2, 3, 4)),
 }
@@ -511,7 +523,9 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     ev_out = Path(out)/'eval' if out is not None else None
     t0 = time.perf_counter()
     parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
-    log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s")
+    probe = [r for r in eval_records if r['dataset'] == dataset]   # held-out NLU items: their loss says whether training works
+    base_loss = heldout_loss(model, tokenizer, probe)
+    log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
     logs = {}
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     for run in runs:
@@ -526,6 +540,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
             t2 = time.perf_counter()
             parts.append(report.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
                                                    out=ev_out))
+            run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
             if save_dir is not None:
                 save_trained(trained, mods, Path(save_dir)/run['name'], dict(run=run, train=tlog.summary(), dataset=dataset,
                              model=report.model_info(model), lora=lora), lora=lora)
@@ -540,7 +555,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         s = tlog.summary()
         log(f"{run['name']}: layers {run['layers']} (culture-general count {run['cg_count']}), {s['steps']} steps in "
             f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
-            f"{s['loss_last']:.3f}; evaluated in {run['eval_s']:.0f} s")
+            f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
     import pandas as pd
     items = pd.concat(parts, ignore_index=True)
     paired = report.paired_table(items, n_boot=cfg.n_boot)
@@ -551,7 +566,8 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                                         kind=ns.kind, n_neurons=len(ns)),
                         n_train_items=len(split['train']), n_eval_items=len(split['eval']), n_eval_prompts=len(eval_records),
                         missing=missing, data_hashes=report.data_hashes(root, ('blend', 'culturalbench', 'glue', 'templates')),
-                        seconds=round(time.perf_counter() - t0, 1), train_seed=42,
+                        seconds=round(time.perf_counter() - t0, 1), train_seed=42, baseline_heldout_loss=base_loss,
+                        n_heldout_loss_items=len(probe),
                         note=('QNLI/MRPC training splits are not in the data root: training uses the train part of the '
                               'available evaluation file, evaluation its disjoint eval part (see split).'))
     res = FinetuneResult(items, paired, runs, logs, counts, split, meta)

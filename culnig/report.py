@@ -13,9 +13,9 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
                          culnig_version, data_root, sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['PRESETS', 'EXPERIMENTS', 'DATA_FOLDERS', 'KERNEL_ENV', 'GROUP_MEAN', 'METRIC_COLUMNS', 'Preset', 'get_preset',
-           'subsample', 'model_slug', 'country_slug', 'step_dir', 'save_json', 'load_json', 'Experiment', 'Step',
-           'experiments_dir', 'plan_steps', 'data_hashes', 'model_info', 'finish_step', 'machine',
+__all__ = ['PRESETS', 'EXPERIMENTS', 'EXPERIMENTS_SHARE', 'DATA_FOLDERS', 'KERNEL_ENV', 'GROUP_MEAN', 'METRIC_COLUMNS', 'Preset',
+           'get_preset', 'subsample', 'model_slug', 'country_slug', 'step_dir', 'save_json', 'load_json', 'Experiment',
+           'Step', 'experiments_dir', 'plan_steps', 'data_hashes', 'model_info', 'finish_step', 'machine',
            'provenance_markdown', 'add_provenance', 'ReportStepFailed', 'kernel_env', 'step_state', 'execute_step',
            'run_report', 'identification_prompts', 'evaluation_prompts', 'accuracy_table', 'paired_table',
            'versus_random', 'dataset_group', 'long_items', 'evaluate_condition', 'cross_culture_row', 'verdict',
@@ -185,11 +185,20 @@ class Step:
     parameters: dict
     deps: list
 
+EXPERIMENTS_SHARE = ('share', 'culnig', 'experiments')   # where `pip install` puts the notebooks (setup.py `data_files`)
+
 def experiments_dir() -> Path:
-    "`nbs/experiments` of this checkout (`$CULNIG_EXPERIMENTS` overrides it)."
+    """Folder of the experiment notebooks: `$CULNIG_EXPERIMENTS`, else `nbs/experiments` of the checkout culnig runs from, else
+    the copy a `pip install` put under `<prefix>/share/culnig/experiments` (prefix: this environment's, or the user base)."""
     if os.environ.get('CULNIG_EXPERIMENTS'): return Path(os.environ['CULNIG_EXPERIMENTS'])
-    import culnig
-    return Path(culnig.__file__).resolve().parent.parent/'nbs'/'experiments'
+    import culnig, site
+    tried = [Path(culnig.__file__).resolve().parent.parent/'nbs'/'experiments']
+    tried += [Path(p, *EXPERIMENTS_SHARE) for p in dict.fromkeys([sys.prefix, sys.base_prefix, site.USER_BASE or '']) if p]
+    for d in tried:
+        if (d/'identify.ipynb').is_file(): return d
+    raise CulnigError("culnig report cannot find its experiment notebooks; looked in " + ', '.join(map(str, tried)) +
+                      ". Reinstall culnig with pip (the wheel installs them under <prefix>/share/culnig/experiments), run from a "
+                      "clone of the repository, or set CULNIG_EXPERIMENTS (or --notebooks) to a folder holding them.")
 
 def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, results: Path, figures: Path,
                notebooks: Path|None = None, extras: Sequence[str] = ()) -> list[Step]:
@@ -742,8 +751,21 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
         L += ['## Enhancing the culture-general neurons (×2)', ''] + _versus_lines(en) + ['']
     ft = _read_csv(res/'finetune'/'figure7.csv')
     if ft is not None and len(ft):
-        L += ['## Fine-tuning the layers with the most / least culture-general neurons', '',
-              'Change after fine-tuning (pp, 95% interval; random layer choices: mean over seeds):', '']
+        L += ['## Fine-tuning the layers with the most / least culture-general neurons', '']
+        st = (res/'finetune'/'step.json')
+        st = json.loads(st.read_text(encoding='utf-8')) if st.exists() else {}
+        b, runs = st.get('budget') or {}, st.get('runs') or []
+        if b and runs:
+            L += [f"Budget per run: {b.get('max_steps') or 'one epoch of'} optimiser steps of {b.get('batch_size', 0) * b.get('grad_accum', 0)} "
+                  f"item(s), learning rate {b.get('lr')}, the same items in the same order in every run, drawn from the "
+                  f"{st.get('n_train_items', '?')} training items of the training half; "
+                  f"{len(runs)} runs: " + '; '.join(f"{r['name']} (layers {' '.join(map(str, r['layers']))}, {r['cg_count']} culture-general "
+                                                     f"neurons)" for r in runs) + '.', '']
+            if st.get('baseline_heldout_loss') is not None and all(r.get('heldout_loss') is not None for r in runs):
+                L += [f"Label loss on the {st.get('n_heldout_loss_items', '?')} held-out NLU items (nats per token; did training work?): "
+                      f"before {st['baseline_heldout_loss']:.3f}; after " +
+                      ', '.join(f"{r['name']} {r['heldout_loss']:.3f}" for r in runs) + '.', '']
+        L += ['Change after fine-tuning (pp, 95% interval; random layer choices: mean over seeds):', '']
         for ds in ('cultural (mean)', 'nlu (mean)'):
             for mt in ('options',):
                 g = ft[(ft['dataset'] == ds) & (ft['metric'] == mt)]
@@ -753,6 +775,12 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
                     parts.append(f"{ch} {_pp(d['delta'].iloc[0], d['ci_low'].iloc[0], d['ci_high'].iloc[0])}" if len(d) == 1
                                  else f"{ch} {d['delta'].mean():+.1f} pp (sd {d['delta'].std(ddof=1):.1f}, {len(d)} seeds)")
                 L.append(f"- {ds}, {mt} metric: " + '; '.join(parts))
+        mvl = _read_csv(res/'finetune'/'most_vs_least.csv')
+        if mvl is not None:
+            for ds in ('cultural (mean)', 'nlu (mean)'):
+                r = mvl[(mvl['dataset'] == ds) & (mvl['metric'] == 'options')]
+                if len(r): L.append(f"- most − least, {ds}, options metric: {_pp(r['delta'].iloc[0], r['ci_low'].iloc[0], r['ci_high'].iloc[0])}"
+                                    " (negative: more lost when the culture-general-rich layers are trained)")
         L.append('')
     for d in sorted(p for p in res.iterdir() if p.is_dir() and (p/'headline.md').exists()) if res.exists() else []:
         L += [f"## {d.name}", '', (d/'headline.md').read_text(encoding='utf-8').strip(), '']
@@ -786,7 +814,7 @@ def report_parser() -> argparse.ArgumentParser:
     p.add_argument('--rerun', action='store_true', help='run finished steps again (those named by --steps, or all)')
     p.add_argument('--steps', nargs='+', default=None,
                    help=f"run only these experiments or steps (and the unfinished ones they read): {', '.join(e.name for e in EXPERIMENTS)}")
-    p.add_argument('--notebooks', default=None, help='folder of the experiment notebooks (default: nbs/experiments of this checkout)')
+    p.add_argument('--notebooks', default=None, help='folder of the experiment notebooks (default: nbs/experiments of this checkout, else the installed copy)')
     p.add_argument('--methods', action='store_true', help='also run the (costly) comparison of neuron-identification methods')
     p.add_argument('--no-progress', action='store_true', help='no progress bar per notebook')
     p.add_argument('--list', action='store_true', help='print the planned steps and their state, run nothing')

@@ -120,6 +120,18 @@ def test_nbdev_clean_keeps_parameters_tags(tmp_path):
     assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells)
 
 
+def test_wheel_ships_the_experiment_notebooks(tmp_path):
+    "A `pip install`ed culnig has no checkout: the wheel must carry every experiment notebook where experiments_dir() looks."
+    import zipfile
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path), str(REPO)],
+                   check=True, cwd=tmp_path)
+    whl, = tmp_path.glob('culnig-*.whl')
+    names = zipfile.ZipFile(whl).namelist()
+    shipped = sorted(Path(n).name for n in names if '/data/' + '/'.join(report.EXPERIMENTS_SHARE) + '/' in n)
+    assert shipped == sorted(p.name for p in EXPERIMENTS.glob('*.ipynb')), shipped
+    assert {e.name + '.ipynb' for e in report.EXPERIMENTS} <= set(shipped)
+
+
 # what each step of a real report must leave behind (relative to results/<step>/), and the figures
 EXPECTED = {
     'identify': ['scores/scores.json', 'scores/scores.safetensors', 'general.json', 'specific/USA.json', 'specific/China.json',
