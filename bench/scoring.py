@@ -103,7 +103,7 @@ def original_style(model, tokenizer, records, batch_size=16):
                 ids = torch.tensor([[tokenizer.pad_token_id] * (T - len(e)) + e for e in enc], device=dev)
                 mask = torch.tensor([[0] * (T - len(e)) + [1] * len(e) for e in enc], device=dev)
                 countries = [r['country'] for r in batch]
-                control = ['control' in r['dataset'] for r in batch]
+                control = torch.tensor(['control' in r['dataset'] for r in batch], device=dev)
                 model.zero_grad(); acts.clear()
                 logits = model(input_ids=ids, attention_mask=mask).logits[:, -1, :]
                 probs = torch.softmax(logits, dim=-1)
@@ -116,8 +116,7 @@ def original_style(model, tokenizer, records, batch_size=16):
                         s = a * g
                         s = s.masked_fill((mask == 0).unsqueeze(-1), 0.0)
                         s = torch.max(s, dim=1).values * p.unsqueeze(1)
-                        ctl = torch.tensor(control, device=dev)
-                        s[ctl] = torch.clamp(s[ctl], min=0.0)
+                        s[control] = torch.clamp(s[control], min=0.0)
                         rows = s.detach().cpu().tolist()
                         for i in range(len(rows)):
                             for n in range(len(rows[i])):

@@ -12,6 +12,7 @@ from typing import Iterable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from .scoring import pad_token_id
 from .core import (CulnigError, UnknownName, OutputExists, prepare_output, progress, run_metadata,
                          sha256_file, sha256_json, stable_seed)
 
@@ -216,7 +217,7 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
     examples = _examples(records, tokenizer)
     if not examples: raise CulnigError('No training records.')
     if not modules: raise CulnigError('No modules to train: pass the paths finetune_modules() returns.')
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     torch.manual_seed(seed)                                 # LoRA's initialisation
     if lora:
@@ -276,7 +277,7 @@ def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8)
     "Mean cross-entropy per target token of `records` (prompt records or encoded examples), no gradients: a fixed yardstick."
     examples = _examples(records, tokenizer)
     if not examples: return float('nan')
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     total, n = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(examples), batch_size):
@@ -523,7 +524,8 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     ev_out = Path(out)/'eval' if out is not None else None
     t0 = time.perf_counter()
     parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
-    probe = [r for r in eval_records if r['dataset'] == dataset]   # held-out NLU items: their loss says whether training works
+    probe = _examples([r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
+                                                                                          # their loss says whether training works
     base_loss = heldout_loss(model, tokenizer, probe)
     log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
     logs = {}

@@ -143,9 +143,9 @@ def _mlp_act_fn(model, module_path: str):
 # %% ../nbs/12_methods.ipynb #03b1aee0
 from .sites import find_sites
 from .scorefile import Scores, score_key
-from .scoring import (score_prompts, label_token_id, encode_records, plan_batches, left_pad, frozen_weights,
-                            is_control, DEFAULT_BATCH_TOKENS, _country_order, _check_records, _resolve_sites, _model_info,
-                            _dataset_meta, _prompt_hash, _last_logits, _deterministic)
+from .scoring import (score_prompts, label_token_id, pad_token_id, encode_records, plan_batches, left_pad,
+                            frozen_weights, is_control, DEFAULT_BATCH_TOKENS, _country_order, _check_records, _resolve_sites,
+                            _model_info, _dataset_meta, _prompt_hash, _last_logits, _deterministic)
 
 class RunPlan:
     "What every method run needs: sites, datasets, countries (rows), label ids, token ids and length-ordered batches."
@@ -168,7 +168,7 @@ class RunPlan:
         self.group = torch.tensor([self.datasets.index(r['dataset']) * C + self.countries.index(str(r['country'])) for r in records])
         self.clamp = torch.tensor([r['dataset'] in self.control_sets for r in records])
         self.label_ids = torch.tensor([self.labels[str(r['label'])] for r in records])
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = pad_token_id(tokenizer)
         self.sum_p = {d: {} for d in self.datasets}
         self.params = dict(sites=list(self.names), batch_tokens=int(batch_tokens), max_batch_size=max_batch_size,
                            control_datasets=self.control_sets, label_token_ids=self.labels,

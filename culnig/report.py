@@ -646,6 +646,10 @@ def verdict(row) -> str:
                 f"{_pp(row.get('vs_random'), row.get('vs_random_low'), row.get('vs_random_high'))}")
     return f"{_pp(d, lo, hi)} (no random baseline)"
 
+def _read_json(path: Path) -> dict:
+    "A step's JSON record, or {} when that step has not written it."
+    return json.loads(path.read_text(encoding='utf-8')) if path.exists() else {}
+
 def _read_csv(path: Path):
     import pandas as pd
     return pd.read_csv(path) if path.exists() else None
@@ -674,7 +678,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
     model_dir, figures_dir = Path(model_dir), Path(figures_dir)
     res = model_dir/'results'
     markers = {p.stem: json.loads(p.read_text()) for p in sorted((res/'.steps').glob('*.json'))} if (res/'.steps').exists() else {}
-    ident = json.loads((res/'identify'/'step.json').read_text()) if (res/'identify'/'step.json').exists() else {}
+    ident = _read_json(res/'identify'/'step.json')
     m = (ident.get('model') or {})
     preset = (ident.get('preset') or {})
     L = [f"# {model_dir.name}: culture neurons, preset `{preset.get('name', '?')}`", '',
@@ -704,7 +708,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
                      f"alone), {len(hits)} clear{'s' if len(hits) == 1 else ''} the random baseline"
                      + (': ' + '; '.join(f"{r['dataset']} ({r['metric']}) {_pp(r['delta'], r['ci_low'], r['ci_high'])}" for r in hits)
                         if hits else '') + '.')
-        n_items = json.loads((res/'suppress_general'/'step.json').read_text()).get('n_items') if (res/'suppress_general'/'step.json').exists() else None
+        n_items = _read_json(res/'suppress_general'/'step.json').get('n_items')
         L += ['', f"These numbers come from {n_items or 'a few'} held-out items in all (preset `{preset.get('name', '?')}`); "
               "an interval that includes 0 means this run cannot tell an effect from none, not that there is none.", '']
         L += ['## Suppressing the culture-general neurons', '',
@@ -752,8 +756,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
     ft = _read_csv(res/'finetune'/'figure7.csv')
     if ft is not None and len(ft):
         L += ['## Fine-tuning the layers with the most / least culture-general neurons', '']
-        st = (res/'finetune'/'step.json')
-        st = json.loads(st.read_text(encoding='utf-8')) if st.exists() else {}
+        st = _read_json(res/'finetune'/'step.json')
         b, runs = st.get('budget') or {}, st.get('runs') or []
         if b and runs:
             L += [f"Budget per run: {b.get('max_steps') or 'one epoch of'} optimiser steps of {b.get('batch_size', 0) * b.get('grad_accum', 0)} "

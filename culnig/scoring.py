@@ -18,7 +18,7 @@ from .scorefile import Scores, load_scores, import_original, score_key
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'DEFAULT_DATASETS', 'label_token_id', 'adds_special_tokens',
-           'encode_records', 'plan_batches', 'left_pad', 'frozen_weights', 'embeddings_require_grad',
+           'encode_records', 'plan_batches', 'left_pad', 'pad_token_id', 'frozen_weights', 'embeddings_require_grad',
            'attribution_pass', 'Workspace', 'max_token_scores', 'sample_scores', 'accumulate', 'is_control',
            'score_prompts', 'reference_scores', 'assert_scores_close', 'score_parser', 'main_score', 'load_scores',
            'import_original', 'Scores']
@@ -70,6 +70,10 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[t
         ids[i, T - len(s):] = torch.as_tensor(s, dtype=torch.long)
         mask[i, T - len(s):] = 1
     return ids.to(device), mask.to(device)
+
+def pad_token_id(tokenizer) -> int:
+    "The id to pad with: the tokenizer's pad token, else its end-of-sequence token."
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 # %% ../nbs/05_scoring.ipynb #1ac68344
 @contextmanager
@@ -267,7 +271,7 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
     group = torch.tensor([datasets.index(r['dataset']) * C + countries.index(str(r['country'])) for r in records])
     clamp = torch.tensor([r['dataset'] in control_sets for r in records])
     label_ids = torch.tensor([labels[str(r['label'])] for r in records])
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     params = dict(pad_as_zero=bool(pad_as_zero), sites=list(names), batch_tokens=int(batch_tokens),
                   max_batch_size=max_batch_size, control_datasets=control_sets, label_token_ids=labels,
                   label_token_fallbacks=fallbacks, logits='last position', position_ids='from the first real token',

@@ -14,18 +14,10 @@ from culnig.cli import main as cli
 from culnig.core import sha256_file
 from culnig.evaluation import load_results, main_evaluate, main_compare
 from culnig.neuronset import NeuronSet
-from culnig.testing import tiny_model
 
 DATASETS = ['commonsenseqa', 'countryrc', 'blend_saq']
 ARGS = ['--datasets', *DATASETS, '--limit-per-country', '1', '--countries', 'USA', 'China', '--max-new-tokens', '4',
         '--n-boot', '100', '--quiet']
-
-@pytest.fixture(scope='module')
-def tiny_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp('tiny')/'tiny-llama'
-    model, tok = tiny_model('llama')
-    model.save_pretrained(d); tok.save_pretrained(d)
-    return d
 
 @pytest.fixture(scope='module')
 def neuron_file(tmp_path_factory):

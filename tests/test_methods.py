@@ -6,14 +6,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 NB = REPO/'nbs'/'experiments'/'methods.ipynb'
 
-@pytest.fixture(scope='module')
-def tiny_dir(tmp_path_factory):
-    from culnig.testing import tiny_model
-    d = tmp_path_factory.mktemp('model')/'tiny-llama'
-    m, t = tiny_model('llama')
-    m.save_pretrained(d); t.save_pretrained(d)
-    return d
-
 def test_methods_notebook_tiny(tiny_dir, tmp_path):
     pm = pytest.importorskip('papermill')
     from culnig.core import data_root
