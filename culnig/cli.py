@@ -10,6 +10,7 @@ COMMANDS = {
     # name: (module, function, one-line help)
     'models':   ('culnig.models',     'main_models',   'list the embedded models: installed, cached, licence'),
     'prompts':  ('culnig.data',       'main_prompts',  'write benchmark prompt records (JSONL)'),
+    'data':     ('culnig.datacard',   'main_data',     'check (sha256, records) or fetch the benchmark files under the data root'),
     'score':    ('culnig.scoring',    'main_score',    'gradient x activation neuron scores per country'),
     'select':   ('culnig.selection',  'main_select',   'culture-general / culture-specific / random neuron sets'),
     'evaluate': ('culnig.evaluation', 'main_evaluate', 'evaluate benchmarks, optionally with neurons suppressed or enhanced'),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #471007ad
 from __future__ import annotations
-import argparse, csv, difflib, itertools, json, math, random, re, sys, time
+import argparse, csv, difflib, itertools, json, math, os, random, re, sys, time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +13,16 @@ from typing import Callable, Iterable
 from .core import (CulnigError, DataFileMissing, UnknownName, PAPER_COUNTRIES, TARGET_COUNTRIES,
                          blend_name, paper_name, check_country, data_file, data_root, stable_seed, sha256_file,
                          prepare_output, run_metadata)
+from .datacard import resolve_data_file
 
 # %% auto #0
-__all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND_VARIANTS', 'CULTURALBENCH_NAMES', 'NORMAD_NAMES',
-           'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP', 'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL',
-           'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'DEFAULT_MODEL', 'load_templates', 'apply_chat',
-           'needs_special_tokens', 'option_labels', 'answers_clash', 'blend_question_text', 'BlendMC',
-           'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings',
-           'DatasetInfo', 'get_dataset', 'build_prompts', 'data_files', 'dataset_table', 'write_jsonl', 'read_jsonl',
-           'main_prompts']
+__all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND_VARIANTS', 'BLEND_MC_RULES', 'FILLED',
+           'CULTURALBENCH_NAMES', 'NORMAD_NAMES', 'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP',
+           'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL', 'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'DEFAULT_MODEL',
+           'load_templates', 'apply_chat', 'needs_special_tokens', 'option_labels', 'answers_clash',
+           'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc',
+           'blend_report', 'kl_divergence', 'wvb_rankings', 'DatasetInfo', 'get_dataset', 'build_prompts', 'data_files',
+           'dataset_table', 'write_jsonl', 'read_jsonl', 'main_prompts']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
 def _read_json(p: Path): return json.loads(p.read_text(encoding='utf-8'))
@@ -45,11 +46,11 @@ def _read_tsv(p: Path) -> list[dict]:
     return rows
 
 class _Files:
-    "Reads benchmark files under one data root, each once, and remembers which files were used."
-    def __init__(self, root=None):
-        self.root, self._cache, self.used = root, {}, {}
+    "Reads benchmark files under one data root, each once, and remembers which files were used (`options`: builder options)."
+    def __init__(self, root=None, options: dict | None = None):
+        self.root, self._cache, self.used, self.options = root, {}, {}, dict(options or {})
     def path(self, rel: str) -> Path:
-        p = data_file(rel, self.root)
+        p = resolve_data_file(rel, self.root)
         self.used[rel] = p
         return p
     def read(self, rel: str, reader: Callable):
@@ -68,7 +69,7 @@ TEMPLATES_FILE = 'templates/culnig_prompts.json'
 
 def load_templates(root=None) -> dict:
     "The paper's prompt templates, read from `templates/culnig_prompts.json` under the data root."
-    t = _read_json(data_file(TEMPLATES_FILE, root))
+    t = _read_json(resolve_data_file(TEMPLATES_FILE, root))
     missing = {'neuron_prompts', 'neuron_system_prompts', 'blend_control', 'blend_answer_prefix'} - set(t)
     if missing: raise CulnigError(f"{TEMPLATES_FILE} lacks the keys {sorted(missing)}; get the file again (see PROVENANCE.md).")
     return t
@@ -178,12 +179,22 @@ def _blend_topics(files: _Files) -> dict:
     df = files.read('blend/questions/US_questions.csv', _read_csv)
     return dict(zip(df['ID'], df['Topic']))
 
+def _feat(feats: dict, s: str):
+    "(number or None, word set) of an answer text, stored in `feats`."
+    try: num = float(s)
+    except (ValueError, TypeError): num = None
+    f = feats[s] = (num, _words(s))
+    return f
+
 @dataclass
 class BlendMC:
     "BLEnD multiple-choice items (rebuilt or read from the original file) and what the rebuild left out."
     items: list                                   # dicts: mcqid, question_id, stem, prompt, choices, choice_countries, answer_idx, answer
     source: str                                   # 'rebuilt from annotations' or the original file's path
-    left_out: list = field(default_factory=list)  # question IDs with k < 3
+    left_out: list = field(default_factory=list)  # question IDs left out (k < 3 and not filled)
+    filled: dict = field(default_factory=dict)    # question ID -> {stem: the filled option texts} (rule 'fill')
+    unfilled: dict = field(default_factory=dict)  # stem -> question IDs whose options could not be filled for it
+    rule: str = 'fill'                            # 'fill' or 'leave-out' (k < 3); the released file: 'released file'
     no_answer: dict = field(default_factory=dict) # stem -> question IDs kept but without a correct answer for that country
     k: dict = field(default_factory=dict)         # question ID -> k
     n_questions: int = 0                          # question IDs considered
@@ -194,13 +205,7 @@ def _blend_select(qid, question, maps, feats):
     ok = fmt or (lambda a: True)
     pool = sorted(((v, a, o) for o in BLEND_ORDER for a, v in maps[o].get(qid, {}).items() if v >= 2),
                   key=lambda x: x[0], reverse=True)          # stable: ties keep country order, then annotation order
-    def feat(s):                                             # (number or None, word set), computed once per answer text
-        f = feats.get(s)
-        if f is None:
-            try: num = float(s)
-            except (ValueError, TypeError): num = None
-            f = feats[s] = (num, _words(s))
-        return f
+    feat = lambda s: feats.get(s) or _feat(feats, s)
     def clash(a, b):                                         # == answers_clash(a, b), on precomputed features
         fa, fb = feat(a), feat(b)
         if fa[0] is not None and fb[0] is not None: return fa[0] == fb[0]
@@ -220,46 +225,102 @@ def _blend_select(qid, question, maps, feats):
         out[c] = (correct, chosen)
     return out
 
+BLEND_MC_RULES = ('fill', 'leave-out')
+FILLED = 'filled'                                  # the choice_countries entry of a filled option
+
+def blend_mc_rule(rule: str | None = None) -> str:
+    "The rule for questions with k < 3: `rule`, else `$CULNIG_BLEND_MC`, else 'fill'."
+    r = (rule or os.environ.get('CULNIG_BLEND_MC') or 'fill').strip().lower().replace('_', '-')
+    if r not in BLEND_MC_RULES: raise UnknownName(f"Unknown BLEnD multiple-choice rule {r!r}; use 'fill' or 'leave-out'.")
+    return r
+
+def _blend_fill_pool(qids, maps) -> dict:
+    "{question ID: [answer, ...]}: each question's answers with >= 2 votes (countries in BLEnD's order, then annotation order)."
+    pool = {}
+    for q in qids:
+        seen = []
+        for o in BLEND_ORDER:
+            for a, v in maps[o].get(q, {}).items():
+                if v >= 2 and a != 'not-applicable' and a not in seen: seen.append(a)
+        pool[q] = seen
+    return pool
+
+def _blend_fill(qid, question, need, qids, topics, pool, maps, avoid, clash) -> list[str] | None:
+    "`need` filled options for `qid` and one country (`avoid`: its answers and distractors; the rule above), or None."
+    fmt = _answer_format(question) or (lambda a: True)
+    given = {a for o in BLEND_ORDER for a in maps[o].get(qid, {})}           # every answer any country gave to this question
+    avoid = [a for a in avoid if a.strip()]                                  # an empty answer text (one Mexico annotation) would clash with all
+    i = qids.index(qid)
+    order = qids[i + 1:] + qids[:i]                                          # the questions after this one, cyclically
+    same = [q for q in order if topics.get(q) == topics.get(qid)]
+    picked = []
+    for q in same + [q for q in order if topics.get(q) != topics.get(qid)]:
+        for a in pool[q]:
+            if a in given or not fmt(a) or any(clash(a, b) for b in avoid) or any(clash(a, b) for b in picked): continue
+            picked.append(a)
+            if len(picked) == need: return picked
+    return None
+
 _MC_MEMO = {}
 
-def rebuild_blend_mc(files: _Files | None = None, root=None) -> BlendMC:
+def rebuild_blend_mc(files: _Files | None = None, root=None, rule: str | None = None) -> BlendMC:
     "Rebuild BLEnD's multiple-choice items from the short-answer annotations (the rule in the prose above); do not modify the result."
     files = files or _Files(root)
-    rels = ['blend/questions_2024-06/UK_questions.csv'] + [f'blend/annotations/{s}_data.json' for s in BLEND_ORDER] + [TEMPLATES_FILE]
-    key = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in map(files.path, rels))
+    rule = blend_mc_rule(rule)
+    rels = ['blend/questions_2024-06/UK_questions.csv', 'blend/questions/US_questions.csv'] + [
+            f'blend/annotations/{s}_data.json' for s in BLEND_ORDER] + [TEMPLATES_FILE]
+    key = (rule,) + tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in map(files.path, rels))
     if key in _MC_MEMO: return _MC_MEMO[key]                  # same files, same result: reuse the last rebuild
-    mc = _rebuild_blend_mc(files)
+    mc = _rebuild_blend_mc(files, rule)
     _MC_MEMO.clear(); _MC_MEMO[key] = mc
     return mc
 
-def _rebuild_blend_mc(files: _Files) -> BlendMC:
+def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
     qdf = files.read('blend/questions_2024-06/UK_questions.csv', _read_csv)
     maps = _blend_answer_maps(files)
     control = files.read(TEMPLATES_FILE, _read_json)['blend_control']
-    mc = BlendMC(items=[], source='rebuilt from annotations', no_answer={s: [] for s in BLEND_ORDER})
+    mc = BlendMC(items=[], source='rebuilt from annotations', no_answer={s: [] for s in BLEND_ORDER}, rule=rule)
     feats = {}
+    qids = list(qdf['ID'])
+    if rule == 'fill':
+        topics = _blend_topics(files)
+        pool = _blend_fill_pool(qids, maps)
+        def clash(a, b):                                     # == answers_clash(a, b), on precomputed features
+            fa, fb = feats.get(a) or _feat(feats, a), feats.get(b) or _feat(feats, b)
+            if fa[0] is not None and fb[0] is not None: return fa[0] == fb[0]
+            return a in b or b in a or not fa[1].isdisjoint(fb[1])
     for qid, question in zip(qdf['ID'], qdf['Question']):
         mc.n_questions += 1
         sel = _blend_select(qid, question, maps, feats)
         k = min(3, min(len(ch) for _, ch in sel.values()))
         mc.k[qid] = k
+        fills = {s: [] for s in BLEND_ORDER}
         if k < 3:
-            mc.left_out.append(qid); continue
+            if rule == 'fill':
+                fills = {s: _blend_fill(qid, question, 3 - k, qids, topics, pool, maps, list(maps[s].get(qid, {})) +
+                                        list(sel[s][1].values()), clash) if sel[s][0] else [] for s in BLEND_ORDER}
+            if rule != 'fill':
+                mc.left_out.append(qid); continue
+            mc.filled[qid] = {s: f for s, f in fills.items() if f}
+            for s, f in fills.items():
+                if f is None: mc.unfilled.setdefault(s, []).append(qid)
         n = 0                                       # BLEnD's running MCQID counter for this question
         for stem in BLEND_ORDER:
             correct, chosen = sel[stem]
             if not correct: mc.no_answer[stem].append(qid)
-            combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if correct else []
+            ok_stem = correct and fills[stem] is not None
+            combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if ok_stem else []
             for j, combo in enumerate(combos):
                 ans = correct[0]
-                opts = sorted([(ans, stem)] + [(a, o) for o, a in combo])
+                opts = sorted([(ans, stem)] + [(a, o) for o, a in combo] + [(f, FILLED) for f in fills[stem]])
                 letters = [chr(ord('A') + i) for i in range(len(opts))]
                 choices = {l: a for l, (a, _) in zip(letters, opts)}
                 q = blend_question_text(question, stem)
                 prompt = q + ' ' + control.format(option_a=opts[0][0], option_b=opts[1][0], option_c=opts[2][0], option_d=opts[3][0])
                 mc.items.append(dict(mcqid=f'{qid}_{n + j}', question_id=qid, stem=stem, prompt=prompt, choices=choices,
                                      choice_countries={l: o for l, (_, o) in zip(letters, opts)},
-                                     answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans))
+                                     answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans,
+                                     filled=[l for l, (_, o) in zip(letters, opts) if o == FILLED]))
             n += len(correct) * math.comb(len(chosen), k)
     return mc
 
@@ -289,13 +350,14 @@ def read_blend_mc_file(files: _Files, rel: str) -> BlendMC:
         kept.append(dict(mcqid=str(r['MCQID']), question_id=r['ID'], stem=r['country'], prompt=r['prompt'], choices=choices,
                          choice_countries=_as_dict(r.get('choice_countries') or '{}'), answer_idx=r['answer_idx'],
                          answer=choices.get(r['answer_idx'], '')))
-    return BlendMC(items=kept, source=str(files.path(rel)), n_questions=len({r['ID'] for r in rows}))
+        kept[-1]['filled'] = [l for l, o in kept[-1]['choice_countries'].items() if o == 'dummy']   # BLEnD's GPT-4 dummies
+    return BlendMC(items=kept, source=str(files.path(rel)), n_questions=len({r['ID'] for r in rows}), rule='released file')
 
-def blend_mc(files: _Files | None = None, root=None) -> BlendMC:
-    "BLEnD multiple-choice items: the original file when the data root has one, else the rebuild."
+def blend_mc(files: _Files | None = None, root=None, rule: str | None = None) -> BlendMC:
+    "BLEnD multiple-choice items: the original file when the data root has one, else the rebuild (`rule`: see `blend_mc_rule`)."
     files = files or _Files(root)
     found = files.glob('blend/mc_questions_file*.csv') + files.glob('blend/mc_questions_file*.json')
-    return read_blend_mc_file(files, sorted(found)[-1]) if found else rebuild_blend_mc(files)
+    return read_blend_mc_file(files, sorted(found)[-1]) if found else rebuild_blend_mc(files, rule=rule or files.options.get('blend_mc'))
 
 # %% ../nbs/03_data.ipynb #7df167b4
 def _build_blend(files, countries, control=False):
@@ -317,7 +379,8 @@ def _build_blend(files, countries, control=False):
         cc = {l: paper.get(s, s) for l, s in it['choice_countries'].items()}
         out.append(_proto('blendcontrol' if control else 'blend', it['mcqid'], paper[it['stem']], 0, BLEND_TOPICS[topic],
                           _user(prompt), it['answer_idx'], ['A', 'B', 'C', 'D'], suffix=prefix,
-                          question_id=it['question_id'], topic=topic, answer=it['answer'], choices=ch, choice_countries=cc))
+                          question_id=it['question_id'], topic=topic, answer=it['answer'], choices=ch, choice_countries=cc,
+                          filled_options=list(it.get('filled', []))))
     return out
 
 def _build_blendcontrol(files, countries): return _build_blend(files, countries, control=True)
@@ -333,12 +396,13 @@ def blend_report(records: list[dict], mc: BlendMC | None = None):
         lab = Counter(r['label'] for r in rc)
         row = dict(country=c, questions=len({r['question_id'] for r in rc}), items=len(rc),
                    neuron=sum(r['split'] == 'neuron' for r in rc), heldout=sum(r['split'] == 'heldout' for r in rc),
-                   **{l: lab.get(l, 0) for l in 'ABCD'})
+                   **{l: lab.get(l, 0) for l in 'ABCD'}, filled=sum(bool(r.get('filled_options')) for r in rc))
         if mc is not None: row['no_correct_answer'] = len(mc.no_answer.get(blend_name(c), []))
         rows.append(row)
     df = pd.DataFrame(rows).set_index('country') if rows else pd.DataFrame()
     if mc is not None:
-        df.attrs.update(source=mc.source, n_questions=mc.n_questions, left_out=len(mc.left_out))
+        df.attrs.update(source=mc.source, n_questions=mc.n_questions, left_out=len(mc.left_out), rule=mc.rule,
+                        filled_questions=len(mc.filled))
     return df
 
 # %% ../nbs/03_data.ipynb #7eb49391
@@ -622,26 +686,28 @@ def _limit(recs: list[dict], n: int) -> list[dict]:
         if len(ids) < n and r['id'] not in ids: ids[r['id']] = True
     return [r for r in recs if r['id'] in firsts[(r['country'], r['split'])]]
 
-def _protos(dataset, *, split=None, countries=None, root=None, limit_per_country=None):
-    "Records before the chat template, and the data files read ({relative path: path})."
+def _protos(dataset, *, split=None, countries=None, root=None, limit_per_country=None, blend_mc=None):
+    "Records before the chat template, and the data files read ({relative path: path}); `blend_mc`: see `blend_mc_rule`."
     info = get_dataset(dataset)
     split = _check_split(info, split)
     if limit_per_country is not None and limit_per_country < 1: raise CulnigError('limit_per_country must be at least 1.')
-    files = _Files(root)
+    files = _Files(root, dict(blend_mc=blend_mc_rule(blend_mc)))
     recs = info.builder(files, countries)
     if split: recs = [r for r in recs if r['split'] == split]
     if limit_per_country is not None: recs = _limit(recs, limit_per_country)
     return recs, files.used
 
 def build_prompts(dataset: str, tokenizer=None, *, split: str | None = None, countries=None, root=None,
-                  limit_per_country: int | None = None) -> list[dict]:
-    "Prompt records of `dataset` (see the record table above); `tokenizer=None` gives raw prompts (`chat_path='none'`)."
-    recs, _ = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country)
+                  limit_per_country: int | None = None, blend_mc: str | None = None) -> list[dict]:
+    """Prompt records of `dataset` (see the record table above); `tokenizer=None` gives raw prompts (`chat_path='none'`);
+    `blend_mc`: the rebuild's rule for BLEnD questions short of distractors ('fill', the default, or 'leave-out')."""
+    recs, _ = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return _finish(recs, tokenizer)
 
-def data_files(dataset: str, *, split: str | None = None, countries=None, root=None, limit_per_country: int | None = None) -> dict:
+def data_files(dataset: str, *, split: str | None = None, countries=None, root=None, limit_per_country: int | None = None,
+               blend_mc: str | None = None) -> dict:
     "`{relative path: sha256}` of the benchmark files `build_prompts` reads for these arguments: the provenance every result records."
-    _, used = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country)
+    _, used = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
 def dataset_table():
@@ -690,7 +756,13 @@ def main_prompts(argv: list[str] | None = None) -> int:
     p.add_argument('--out', required=True, help='output JSONL file')
     p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
     p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
+    p.add_argument('--blend-mc', default=None, choices=BLEND_MC_RULES,
+                   help="BLEnD rebuild: 'fill' the questions short of distractors (default; $CULNIG_BLEND_MC) or 'leave-out' them")
+    p.add_argument('--allow-data-mismatch', action='store_true',
+                   help='read data files that differ from the data card (sha256 / record count) with a warning instead of an error')
     a = p.parse_args(argv)
+    if a.allow_data_mismatch: os.environ['CULNIG_DATA_MISMATCH'] = 'warn'
+    rule = blend_mc_rule(a.blend_mc)
     names = _split_list([a.dataset])
     for n in names: get_dataset(n)
     countries = _split_list(a.countries)
@@ -700,7 +772,7 @@ def main_prompts(argv: list[str] | None = None) -> int:
     t0 = time.time()
     records, used = [], {}
     for n in names:                     # build first: a bad country or a missing file fails before the model is loaded
-        recs, files_used = _protos(n, split=a.split, countries=countries, root=a.root, limit_per_country=a.limit_per_country)
+        recs, files_used = _protos(n, split=a.split, countries=countries, root=a.root, limit_per_country=a.limit_per_country, blend_mc=rule)
         records += recs; used.update(files_used)
     tokenizer, model_info = None, 'none'
     if a.model.lower() != 'none':
@@ -710,6 +782,7 @@ def main_prompts(argv: list[str] | None = None) -> int:
     _finish(records, tokenizer)
     meta = run_metadata(command='prompts', model=model_info, datasets=names, split=a.split, countries=countries,
                         limit_per_country=a.limit_per_country, n_records=len(records),
+                        blend_mc=rule if any(n in ('blend', 'blendcontrol') for n in names) else None,
                         counts={n: dict(Counter(r['split'] for r in records if r['dataset'] == n)) for n in names},
                         chat_paths=dict(Counter(r['chat_path'] for r in records)),
                         data_hashes={rel: sha256_file(path) for rel, path in sorted(used.items())},
@@ -719,8 +792,9 @@ def main_prompts(argv: list[str] | None = None) -> int:
     tab = Counter((r['dataset'], r['split'], r['country'] or '-') for r in records)
     for (d, s, c), k in sorted(tab.items()): print(f'  {d:<16} {s:<8} {c:<26} {k}')
     if any(n in CONTROL_OF or n in CONTROL_OF.values() for n in names):
-        mc = blend_mc(root=a.root)
+        mc = blend_mc(root=a.root, rule=rule)
         rep = blend_report(records, mc)
-        print(f"BLEnD items: {mc.source}; questions {mc.n_questions}, left out (k<3) {len(mc.left_out)}")
+        print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled {len(mc.filled)}, "
+              f"left out (k<3) {len(mc.left_out)}")
         print(rep.to_string())
     return 0
