@@ -10,6 +10,10 @@ cfg = cfg['DEFAULT']
 
 def _reqs(key): return cfg.get(key, '').split()
 
+# every `<name>_requirements` key of settings.ini is the extra `culnig[<name>]`; `dev` also takes the extras named in `dev_extras`
+extras = {k[:-len('_requirements')]: _reqs(k) for k in cfg if k.endswith('_requirements') and k != 'requirements'}
+extras['dev'] = extras.get('dev', []) + [r for name in cfg.get('dev_extras', '').split() for r in extras.get(name, [])]
+
 setuptools.setup(
     name=cfg['lib_name'],
     version=cfg['version'],
@@ -28,8 +32,7 @@ setuptools.setup(
     data_files=[('share/culnig/experiments', sorted(p.relative_to(here).as_posix() for p in (here/'nbs'/'experiments').glob('*.ipynb')))],
     python_requires='>=' + cfg['min_python'],
     install_requires=_reqs('requirements'),
-    extras_require={'report': _reqs('report_requirements'), 'data': _reqs('data_requirements'),
-                    'dev': _reqs('dev_requirements') + _reqs('report_requirements') + _reqs('data_requirements')},
+    extras_require=extras,
     entry_points={'console_scripts': cfg['console_scripts'].split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,

@@ -17,12 +17,13 @@ from .datacard import resolve_data_file
 
 # %% auto #0
 __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND_VARIANTS', 'BLEND_MC_RULES', 'FILLED',
-           'CULTURALBENCH_NAMES', 'NORMAD_NAMES', 'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP',
-           'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL', 'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'DEFAULT_MODEL',
-           'load_templates', 'apply_chat', 'needs_special_tokens', 'option_labels', 'answers_clash',
-           'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc',
-           'blend_report', 'kl_divergence', 'wvb_rankings', 'DatasetInfo', 'get_dataset', 'build_prompts', 'data_files',
-           'dataset_table', 'write_jsonl', 'read_jsonl', 'main_prompts']
+           'BLEND_SAQ_ORDER', 'BLEND_LANGUAGES', 'BLEND_SAQ_SEED', 'CULTURALBENCH_NAMES', 'NORMAD_NAMES',
+           'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP', 'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL',
+           'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'DEFAULT_MODEL', 'load_templates', 'apply_chat',
+           'needs_special_tokens', 'option_labels', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule',
+           'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings',
+           'DatasetInfo', 'get_dataset', 'build_prompts', 'data_files', 'dataset_table', 'write_jsonl', 'read_jsonl',
+           'main_prompts']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
 def _read_json(p: Path): return json.loads(p.read_text(encoding='utf-8'))
@@ -406,26 +407,53 @@ def blend_report(records: list[dict], mc: BlendMC | None = None):
     return df
 
 # %% ../nbs/03_data.ipynb #7eb49391
-def _build_blend_saq(files, countries):
-    countries = _resolve(countries, PAPER_COUNTRIES, PAPER_COUNTRIES)
+BLEND_SAQ_ORDER = ('USA', 'UK', 'South Korea', 'Algeria', 'Indonesia', 'Spain', 'Iran', 'Mexico', 'Assam', 'Greece', 'Ethiopia',
+                   'Nigeria', 'North Korea', 'West Java', 'China', 'Azerbaijan')    # the paper's COUNTRY_TO_NAME order
+BLEND_LANGUAGES = {'USA': 'en', 'UK': 'en', 'South Korea': 'ko', 'North Korea': 'ko', 'Algeria': 'ar', 'Indonesia': 'id',
+                   'Spain': 'es', 'Mexico': 'es', 'Iran': 'fa', 'Assam': 'as', 'Greece': 'el', 'Ethiopia': 'am', 'Nigeria': 'ha',
+                   'West Java': 'su', 'China': 'zh', 'Azerbaijan': 'az'}
+BLEND_SAQ_SEED = 42
+
+def _blend_saq_items(files):
+    "Every held-out short-answer item of the 16 countries in the paper's order, with the paper's seeded template draw."
     topics = _blend_topics(files)
+    rng = random.Random(BLEND_SAQ_SEED)          # transformers.set_seed(42) seeds Python's random with 42
     out = []
-    for c in countries:
+    for c in BLEND_SAQ_ORDER:
         stem = blend_name(c)
         ann = files.read(f'blend/annotations/{stem}_data.json', _read_json)
         pdf = files.read(f'blend/prompts/{stem}_prompts.csv', _read_csv)
-        temps = list(dict.fromkeys(zip(pdf['id'], pdf['English'])))
+        ids, local, english = list(pdf['id']), list(pdf['Translation']), list(pdf['English'])
         for qid, item in ann.items():
-            topic = topics.get(qid)
-            if BLEND_TOPICS.get(topic) != 'heldout': continue
+            if BLEND_TOPICS.get(topics.get(qid)) != 'heldout': continue
             anns = sorted(item.get('annotations', []), key=lambda a: -a['count'])
-            answers = list(dict.fromkeys(x for a in anns if a['count'] > 0 for x in a.get('en_answers', [])))
+            answers = list(dict.fromkeys(x for a in anns if a['count'] > 0 for x in a.get('answers', [])))
             if not answers: continue
-            pid, tmpl = _rng(f'{qid}_{c}').choice(temps)
-            q = item['en_question']
-            out.append(_proto('blend_saq', qid, c, pid, 'heldout', _user(tmpl.replace('{q}', q)), answers[0], [],
-                              question_id=qid, topic=topic, en_question=q, answers=answers, prompt_id=pid))
+            tmpl = rng.choice(local)             # the same call on the same list: the same draw as the paper's
+            row = local.index(tmpl)              # the first row with that text gives the prompt id
+            en_answers = list(dict.fromkeys(x for a in anns if a['count'] > 0 for x in a.get('en_answers', [])))
+            out.append(dict(country=c, qid=qid, topic=topics[qid], prompt_id=ids[row], local_template=tmpl,
+                            english_template=english[row], question=item['question'], en_question=item['en_question'],
+                            answers=answers, en_answers=en_answers))
     return out
+
+def _build_blend_saq(files, countries, language='local'):
+    countries = _resolve(countries, PAPER_COUNTRIES, PAPER_COUNTRIES)
+    wanted = set(countries)
+    name = 'blend_saq' if language == 'local' else 'blend_saq_en'
+    out = []
+    for it in _blend_saq_items(files):
+        if it['country'] not in wanted: continue
+        if language == 'local': tmpl, q, answers, lang = it['local_template'], it['question'], it['answers'], BLEND_LANGUAGES[it['country']]
+        else: tmpl, q, answers, lang = it['english_template'], it['en_question'], it['en_answers'], 'en'
+        if not answers: continue
+        out.append(_proto(name, it['qid'], it['country'], it['prompt_id'], 'heldout', _user(tmpl.replace('{q}', q)), answers[0], [],
+                          question_id=it['qid'], topic=it['topic'], question=q, answers=answers, prompt_id=it['prompt_id'],
+                          lang=lang, language=language, question_in_prompt='{q}' in tmpl))
+    order = {c: k for k, c in enumerate(countries)}
+    return sorted(out, key=lambda r: order[r['country']])     # stable: the caller's country order, file order within
+
+def _build_blend_saq_en(files, countries): return _build_blend_saq(files, countries, language='english')
 
 # %% ../nbs/03_data.ipynb #6777fade
 CULTURALBENCH_NAMES = {'United States': 'USA', 'United Kingdom': 'UK'}
@@ -648,7 +676,9 @@ DATASETS = {d.name: d for d in [
     DatasetInfo('blendcontrol', _build_blendcontrol, ('neuron', 'heldout'), 'the 16 paper countries',
                 'BLEnD control: the same items with only the options (no question)'),
     DatasetInfo('blend_saq', _build_blend_saq, ('heldout',), 'the 16 paper countries',
-                'BLEnD short answer, held-out topics, English question and answers'),
+                "BLEnD short answer, held-out topics, each country's language (the paper's protocol)"),
+    DatasetInfo('blend_saq_en', _build_blend_saq_en, ('heldout',), 'the 16 paper countries',
+                'BLEnD short answer, held-out topics, English question and answers (an option)'),
     DatasetInfo('culturalbench', _build_culturalbench, ('neuron', 'heldout'), 'CulturalBench-Easy countries (45)',
                 'CulturalBench-Easy, 4 templates, shuffled options, half per country'),
     DatasetInfo('normad', _build_normad, ('neuron', 'heldout'), 'NormAd countries (75)',

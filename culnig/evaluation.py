@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, contextlib, json, math, re, sys, time, unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
@@ -17,10 +17,12 @@ from .intervention import intervene, plan_intervention
 from .scoring import encode_records, plan_batches, left_pad
 
 # %% auto #0
-__all__ = ['DEFAULT_MAX_NEW_TOKENS', 'METRICS', 'ITEM_KEYS', 'ALL', 'option_token_ids', 'option_table', 'option_scores',
-           'alignment_score', 'scale_of', 'normalise', 'saq_match', 'classify', 'generate_answers', 'bootstrap_means',
-           'bootstrap_ci', 'mcnemar_p', 'paired_p', 'summarize', 'EvalResult', 'load_results', 'evaluate', 'compare',
-           'random_baseline', 'cross_culture_matrix', 'evaluate_parser', 'main_evaluate', 'main_compare']
+__all__ = ['SAQ_NORMALISERS', 'DEFAULT_MAX_NEW_TOKENS', 'PAPER_MAX_NEW_TOKENS', 'GENERATIONS', 'METRICS', 'ITEM_KEYS', 'ALL',
+           'option_token_ids', 'option_table', 'option_scores', 'alignment_score', 'scale_of', 'tokens', 'normalise',
+           'saq_normaliser', 'normaliser_info', 'saq_match', 'classify', 'generation_info', 'generate_answers',
+           'bootstrap_means', 'bootstrap_ci', 'mcnemar_p', 'paired_p', 'summarize', 'EvalResult', 'load_results',
+           'evaluate', 'compare', 'random_baseline', 'cross_culture_matrix', 'evaluate_parser', 'main_evaluate',
+           'main_compare']
 
 # %% ../nbs/09_evaluation.ipynb #29f3b0a2
 def option_token_ids(tokenizer, option: str) -> list[int]:
@@ -68,25 +70,109 @@ def scale_of(record: dict) -> tuple[int, int]:
     return min(vals), max(vals)
 
 # %% ../nbs/09_evaluation.ipynb #d22caacc
-_TOKEN = re.compile(r"\w+|[^\w\s]")
+def _is_word_char(ch: str) -> bool: return unicodedata.category(ch)[0] in 'LMN' or ch == '_'
+
+def tokens(text: str) -> list[str]:
+    "White-space separated words with every punctuation mark or symbol cut off as its own token (combining marks stay in the word)."
+    out = []
+    for chunk in unicodedata.normalize('NFKC', str(text)).split():
+        word = ''
+        for ch in chunk:
+            if _is_word_char(ch): word += ch
+            else:
+                if word: out.append(word); word = ''
+                out.append(ch)
+        if word: out.append(word)
+    return out
+
+def _nfkc_lower(toks) -> list[str]: return [unicodedata.normalize('NFKC', t.lower()) for t in toks]
 
 def normalise(text: str, lang: str = 'en') -> list[str]:
-    "Lemmatised, lower-cased, NFKC-normalised tokens of `text`."
+    "simplemma-lemmatised, lower-cased, NFKC-normalised `tokens` of `text` (the `simplemma:<lang>` normaliser)."
     import simplemma
-    out = []
-    for tok in _TOKEN.findall(unicodedata.normalize('NFKC', str(text))):
-        lemma = simplemma.lemmatize(tok, lang=lang) if tok[0].isalpha() else tok
-        out.append(unicodedata.normalize('NFKC', lemma.lower()))
-    return out
+    return [unicodedata.normalize('NFKC', (simplemma.lemmatize(t, lang=lang) if t[0].isalpha() else t).lower()) for t in tokens(text)]
+
+_AZ_DROP = str.maketrans({'“': '', '”': '', "'": '', '"': ''})
+
+def _az_words(text: str) -> list[str]:
+    import string
+    words = unicodedata.normalize('NFKC', str(text)).replace('İ', 'I').translate(_AZ_DROP).split()
+    return _nfkc_lower(''.join(c for c in w if c not in string.punctuation or c == '-') for w in words)
+
+def _make_normaliser(name: str):
+    "The tokens function of normaliser `name`; ImportError when its package is not installed."
+    if name.startswith('simplemma:'):
+        import simplemma  # noqa: F401
+        lang = name.split(':', 1)[1]
+        return lambda t: normalise(t, lang)
+    if name == 'tokens': return lambda t: _nfkc_lower(tokens(t))
+    if name == 'chars': return lambda t: list(unicodedata.normalize('NFKC', str(t).lower()))
+    if name == 'az-words': return _az_words
+    if name == 'jieba':
+        import jieba, logging
+        jieba.setLogLevel(logging.WARNING)
+        return lambda t: [unicodedata.normalize('NFKC', w).lower() for w in jieba.cut(str(t))]
+    if name == 'kiwi':
+        from kiwipiepy import Kiwi
+        kiwi = Kiwi()
+        return lambda t: [unicodedata.normalize('NFKC', w.form).lower() for w in kiwi.tokenize(str(t))]
+    if name == 'qalsadi':
+        from qalsadi.lemmatizer import Lemmatizer
+        lem = Lemmatizer()
+        return lambda t: list(unicodedata.normalize('NFKC', str(lem.lemmatize(str(t)) or '')).lower())
+    if name == 'hausastemmer':
+        import hausastemmer
+        return lambda t: [unicodedata.normalize('NFKC', c.lower()) for c in hausastemmer.stem(str(t).strip('-'))]
+    raise UnknownName(f"Unknown short-answer normaliser {name!r}.")
+
+# lang -> (the paper's tool, culnig's normalisers in order of preference)
+SAQ_NORMALISERS = {
+    'en': ('spacy en_core_web_sm lemma', ('simplemma:en',)),
+    'zh': ('jieba.cut', ('jieba', 'chars')),
+    'ko': ('konlpy Okt.morphs', ('kiwi', 'tokens')),
+    'ar': ('qalsadi Lemmatizer.lemmatize (characters)', ('qalsadi', 'chars')),
+    'ha': ('hausastemmer.stem (characters)', ('hausastemmer', 'chars')),
+    'fa': ('hazm Lemmatizer.lemmatize (characters)', ('chars',)),
+    'es': ('Spark NLP lemma es', ('simplemma:es',)),
+    'id': ('nlp-id Lemmatizer', ('simplemma:id',)),
+    'el': ("CLTK NLP('grc') lemmata", ('simplemma:el',)),
+    'as': ('indic_nlp trivial_tokenize', ('tokens',)),
+    'am': ('Spark NLP lemma am', ('tokens',)),
+    'az': ('aznlp-disc Stemmer', ('az-words',)),
+    'su': ('SUSTEM EcsStemmer', ('tokens',)),
+}
+_PAPER_SAME = {'zh': 'jieba', 'ar': 'qalsadi', 'ha': 'hausastemmer'}
+_NORMALISERS: dict = {}
+
+def saq_normaliser(lang: str) -> tuple[str, Callable]:
+    "`(name, function)` of the normaliser culnig uses for `lang`: the first of `SAQ_NORMALISERS[lang]` that is installed."
+    if lang not in _NORMALISERS:
+        if lang in SAQ_NORMALISERS: names = SAQ_NORMALISERS[lang][1]
+        else:
+            import simplemma
+            from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+            names = (f'simplemma:{lang}',) if lang in SUPPORTED_LANGUAGES else ('tokens',)
+        for n in names:
+            try: _NORMALISERS[lang] = (n, _make_normaliser(n)); break
+            except ImportError: continue
+    return _NORMALISERS[lang]
+
+def normaliser_info(lang: str) -> dict:
+    "What judges `lang`: the normaliser culnig uses, the paper's tool and whether the two are the same."
+    name, _ = saq_normaliser(lang)
+    paper = SAQ_NORMALISERS.get(lang, (None,))[0]
+    return dict(lang=lang, normaliser=name, paper=paper, same_as_paper=_PAPER_SAME.get(lang) == name)
 
 def _contains(hay: list[str], needle: list[str]) -> bool:
     if not needle: return False
-    return f" {' '.join(needle)} " in f" {' '.join(hay)} "     # tokens hold no spaces: a token-boundary match
+    sep = '\x00'                                       # in no token: a token-boundary match
+    return f"{sep}{sep.join(needle)}{sep}" in f"{sep}{sep.join(hay)}{sep}"
 
 def saq_match(response: str, answers: Sequence[str], lang: str = 'en') -> bool:
-    "Whether a normalised annotated answer occurs (as a contiguous token run) in the normalised response."
-    resp = normalise(response, lang)
-    return any(_contains(resp, normalise(a, lang)) for a in answers)
+    "Whether a normalised annotated answer occurs (as a contiguous token run) in the normalised response, with `lang`'s normaliser."
+    _, norm = saq_normaliser(lang)
+    resp = norm(response)
+    return any(_contains(resp, norm(a)) for a in answers)
 
 # %% ../nbs/09_evaluation.ipynb #c98a084a
 def _is_saq(r: dict) -> bool: return bool(r.get('answers')) and not r.get('options')
@@ -150,13 +236,31 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
 
 # %% ../nbs/09_evaluation.ipynb #b70d2338
 DEFAULT_MAX_NEW_TOKENS = 64
+PAPER_MAX_NEW_TOKENS = 512
+GENERATIONS = ('model', 'greedy')
+
+def _generation_kwargs(model, generation: str) -> dict:
+    "Arguments of `model.generate` for `generation`: 'model' = the model's own generation configuration (the paper), 'greedy'."
+    if generation == 'greedy': return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if generation == 'model': return {}
+    raise UnknownName(f"Unknown generation {generation!r}; use one of {', '.join(GENERATIONS)}.")
+
+def generation_info(model, generation: str, max_new_tokens: int, seed: int = 0) -> dict:
+    "What a short-answer run generated with: the mode, the token limit and (mode 'model') the model's generation configuration."
+    info = dict(generation=generation, max_new_tokens=int(max_new_tokens))
+    if generation == 'model':
+        gc = getattr(model, 'generation_config', None)
+        cfg = gc.to_diff_dict() if gc is not None and hasattr(gc, 'to_diff_dict') else {}
+        info.update(generation_config=cfg, do_sample=bool(getattr(gc, 'do_sample', False)), sampling_seed=seed)
+    return info
 
 def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                     batch_tokens: int = 8192, max_batch: int = 32, lang: str = 'en', show_progress: bool = True,
-                     desc: str = 'generate') -> pd.DataFrame:
-    "Greedy answers to short-answer records, judged with `saq_match`; one row per record."
+                     batch_tokens: int = 8192, max_batch: int = 32, lang: str = 'en', generation: str = 'greedy', seed: int = 0,
+                     show_progress: bool = True, desc: str = 'generate') -> pd.DataFrame:
+    "Answers to short-answer records (`generation`: 'greedy' or 'model', the model's own configuration), judged with `saq_match` in each record's `lang`."
     n = len(records)
     if n == 0: return pd.DataFrame()
+    kw = _generation_kwargs(model, generation)
     seqs = encode_records(tokenizer, records)
     lengths = [len(s) for s in seqs]
     out: list[str] = [''] * n
@@ -165,17 +269,19 @@ def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_token
     with torch.inference_mode():
         for b in plan_batches([l + max_new_tokens for l in lengths], batch_tokens, max_batch):
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id)
+            torch.manual_seed(stable_seed(f'generate|{seed}|{b[0]}'))      # sampling configurations: reproducible per batch
+            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                 pad_token_id=tokenizer.pad_token_id, **kw)
             texts = tokenizer.batch_decode(gen[:, ids.shape[1]:].cpu().tolist(), skip_special_tokens=True)
             for i, t in zip(b, texts): out[i] = t
             bar.update(len(b))
     bar.close()
     rows = []
     for i, r in enumerate(records):
-        answers = list(r['answers'])
+        answers, rl = list(r['answers']), r.get('lang') or lang
         rows.append(dict(prediction=out[i], prediction_restricted=None, gold=json.dumps(answers, ensure_ascii=False),
-                         n_tokens=lengths[i], correct_saq=float(saq_match(out[i], answers, lang))))
+                         n_tokens=lengths[i], correct_saq=float(saq_match(out[i], answers, rl)), lang=rl,
+                         normaliser=saq_normaliser(rl)[0]))
     return pd.DataFrame(rows)
 
 # %% ../nbs/09_evaluation.ipynb #5162b05c
@@ -358,6 +464,7 @@ def _model_info(model) -> dict:
 
 def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, operation: str = 'suppress', factor: float = 2.0,
              batch_tokens: int = 8192, max_batch: int = 64, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, lang: str = 'en',
+             generation: str = 'greedy', items: str | None = None,
              n_boot: int = 1000, seed: int = 0, sitemap=None, data_hashes: dict | None = None,
              show_progress: bool = True, **meta_extra) -> EvalResult:
     "Evaluate `records` (from `build_prompts`), optionally with `neuron_sets` suppressed or enhanced; see the table above."
@@ -382,6 +489,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
         if gen_idx:
             parts.append(generate_answers(model, tokenizer, [records[i] for i in gen_idx], max_new_tokens=max_new_tokens,
                                           batch_tokens=batch_tokens, max_batch=max(1, max_batch // 2), lang=lang,
+                                          generation=generation, seed=seed,
                                           show_progress=show_progress).set_axis(gen_idx))
     seconds = time.time() - t0
     res = pd.concat(parts).sort_index() if parts else pd.DataFrame()
@@ -396,6 +504,8 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     for col in items.columns:                   # text columns as pandas' string dtype (what a parquet round trip gives back)
         if items[col].dtype == object: items[col] = items[col].astype('str')
     datasets = list(dict.fromkeys(r['dataset'] for r in records))
+    saq = [r for r in records if _is_saq(r)]
+    saq_norm = {c: normaliser_info(l) for c, l in dict.fromkeys((r.get('country') or '', r.get('lang') or lang) for r in saq)}
     meta = run_metadata(
         command='evaluate', model=_model_info(model),
         operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
@@ -404,7 +514,9 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
         datasets={d: dict(n_records=sum(r['dataset'] == d for r in records),
                           prompt_sha256=_record_hash([r for r in records if r['dataset'] == d])) for d in datasets},
         data_hashes=dict(data_hashes or {}),
-        params=dict(batch_tokens=batch_tokens, max_batch=max_batch, max_new_tokens=max_new_tokens, lang=lang, n_boot=n_boot,
+        items_used=items, saq_normalisers=saq_norm,
+        saq_generation=(generation_info(model, generation, max_new_tokens, seed) if saq else None),
+        params=dict(batch_tokens=batch_tokens, max_batch=max_batch, max_new_tokens=max_new_tokens, generation=generation, lang=lang, n_boot=n_boot,
                     seed=seed, paper_metric='decode(argmax over vocab, skip_special_tokens=True) == label, exact',
                     restricted_metric='argmax over the item option labels (single-token spellings, with/without a leading space)'),
         seconds=round(seconds, 2), prompts_per_second=round(len(records) / seconds, 3) if seconds > 0 else None, **meta_extra)
@@ -512,7 +624,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument('--limit-per-country', type=int, default=None, help='at most N items per (country, split): quick runs')
     p.add_argument('--batch-tokens', type=int, default=8192, help='padded tokens per batch (default: %(default)s)')
     p.add_argument('--max-batch', type=int, default=64, help='prompts per batch at most (default: %(default)s)')
-    p.add_argument('--max-new-tokens', type=int, default=DEFAULT_MAX_NEW_TOKENS, help='generated tokens for short answers (default: %(default)s; the original used 512)')
+    p.add_argument('--generation', default='model', choices=list(GENERATIONS), help="short answers: 'model' = the model's own generation configuration (the paper), 'greedy' (default: %(default)s)")
+    p.add_argument('--max-new-tokens', type=int, default=None, help=f'generated tokens for short answers (default: {PAPER_MAX_NEW_TOKENS} with --generation model, as the paper; {DEFAULT_MAX_NEW_TOKENS} with greedy)')
     p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the intervals (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed (default: %(default)s)')
     p.add_argument('--dtype', default=None, help='model dtype (default: float32 on the CPU, bfloat16 on a GPU)')
@@ -534,6 +647,7 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     from culnig.sites import find_sites
     if bool(a.datasets) == bool(a.prompts): p.error('give either --datasets or --prompts')
     for d in a.datasets or []: get_dataset(d)
+    if a.max_new_tokens is None: a.max_new_tokens = PAPER_MAX_NEW_TOKENS if a.generation == 'model' else DEFAULT_MAX_NEW_TOKENS
     if a.prompts and not Path(a.prompts).is_file():
         raise DataFileMissing(f"No prompt file {a.prompts}; write one with `culnig prompts --out {a.prompts} ...`.")
     for f in a.neurons or []:
@@ -564,7 +678,7 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty).')
     sm = find_sites(model) if a.neurons else None
     res = evaluate(model, tok, records, neuron_sets=a.neurons or None, operation=a.operation, factor=a.factor,
-                   batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, n_boot=a.n_boot,
+                   batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, generation=a.generation, n_boot=a.n_boot,
                    seed=a.seed, sitemap=sm, data_hashes=hashes, show_progress=not a.quiet,
                    argv=list(argv) if argv is not None else sys.argv[1:], split=a.split, skipped=skipped,
                    limit_per_country=a.limit_per_country, countries=a.countries)
