@@ -312,6 +312,7 @@ def stage(nbs_dir: Path) -> dict:
                 plugins=['search',
                          {'mkdocs-jupyter': dict(include_source=True, execute=False, ignore_h1_titles=True,
                                                  include_requirejs=False, no_input=False, show_input=True,
+                                                 custom_mathjax_url=MATHJAX_PLACEHOLDER,
                                                  highlight_extra_classes='', remove_tag_config={})},
                          {'mkdocstrings': dict(default_handler='python', handlers=dict(python=dict(
                              paths=[str(ROOT)], options=dict(show_source=False, members_order='source', heading_level=2,
@@ -321,6 +322,25 @@ def stage(nbs_dir: Path) -> dict:
                 nav=nav)
     (STAGE/'mkdocs.yml').write_text(json.dumps(conf, indent=1), encoding='utf-8')    # JSON is YAML
     return conf
+
+MATHJAX_PLACEHOLDER = '__CULNIG_MATHJAX__'
+
+def add_mathjax(site: Path) -> int:
+    "Serve MathJax from the site itself (the copy in the `jupyter-server-mathjax` wheel), not from a CDN; return pages patched."
+    pages = [f for f in site.rglob('*.html') if MATHJAX_PLACEHOLDER in f.read_text(encoding='utf-8')]
+    try:
+        import jupyter_server_mathjax
+        static = Path(jupyter_server_mathjax.__file__).parent/'static'
+        shutil.copytree(static, site/'assets'/'mathjax', dirs_exist_ok=True)
+        ok = True
+    except ImportError:
+        print('docs: warning: jupyter-server-mathjax is not installed (the docs extra): formulas stay as TeX source')
+        ok = False
+    for f in pages:
+        url = (os.path.relpath(site/'assets'/'mathjax'/'MathJax.js', f.parent).replace(os.sep, '/')
+               + '?config=TeX-AMS-MML_HTMLorMML-full,Safe') if ok else ''
+        f.write_text(f.read_text(encoding='utf-8').replace(MATHJAX_PLACEHOLDER, url), encoding='utf-8')
+    return len(pages)
 
 def cmd_site(args):
     global SITE
@@ -339,6 +359,7 @@ def cmd_site(args):
         print(f'docs: mkdocs build failed (exit {r.returncode})', file=sys.stderr); return r.returncode
     if not (SITE/'index.html').exists():
         print(f'docs: mkdocs wrote no {SITE/"index.html"}', file=sys.stderr); return 1
+    add_mathjax(SITE)
     print(f'docs: site written to {SITE} in {time.time() - t0:.0f} s: open {SITE/"index.html"} '
           f'or run `python -m http.server -d {os.path.relpath(SITE)}`')
     return 0

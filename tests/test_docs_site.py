@@ -158,9 +158,19 @@ def _check_links(site: Path, base: str, links: list) -> list:
     return bad
 
 
-def _check_page(browser, site, base, url, name, h1, min_images=0, min_headings=1):
+MATH = r"""new Promise(r => {
+  if (!window.MathJax || !MathJax.Hub) return r(-1);
+  MathJax.Hub.Queue(() => r(document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_CHTML').length));
+  setTimeout(() => r(-2), 45000);
+})"""
+
+
+def _check_page(browser, site, base, url, name, h1, min_images=0, min_headings=1, math=False):
     browser.open(url)
     s = browser.js(PAGE_STATE)
+    if math:     # formulas typeset by the site's own MathJax copy (-1: MathJax missing, -2: it did not finish)
+        n = browser.js(MATH, timeout=60)
+        assert n > 0, f'{name}: no formula typeset by MathJax ({n})'
     png = browser.screenshot(ARTIFACTS/f'{name}.png')
     assert len(png) > 10_000, f'{name}: the screenshot is nearly empty ({len(png)} bytes)'
     assert s['text'] > 200, f'{name}: almost no text rendered at {url}'
@@ -179,7 +189,9 @@ def _check_page(browser, site, base, url, name, h1, min_images=0, min_headings=1
 def test_site_in_browser(site, server, browser):
     home = _check_page(browser, site, server, server + 'index.html', 'home', 'culnig', min_headings=3)
     assert len(home['links']) > 20
-    _check_page(browser, site, server, server + 'chapters/05_scoring.html', 'chapter-05_scoring', 'scor', min_headings=2)
+    _check_page(browser, site, server, server + 'chapters/05_scoring.html', 'chapter-05_scoring', 'scor', min_headings=2,
+                math=True)
+    _check_page(browser, site, server, server + 'chapters/10a_figures.html', 'chapter-10a_figures', 'figures')
     _check_page(browser, site, server, server + f'reports/{MODEL}/figures.html', f'report-{MODEL}-figures', 'figure',
                 min_images=5)
     _check_page(browser, site, server, server + f'reports/{MODEL}/summary.html', f'report-{MODEL}-summary', MODEL)
