@@ -300,6 +300,10 @@ def stage(nbs_dir: Path) -> dict:
         (src/'api'/f'{mod}.md').write_text(f'# culnig.{mod}\n\n::: culnig.{mod}\n', encoding='utf-8')
         api.append({f'culnig.{mod}': f'api/{mod}.md'})
     shutil.copy2(ROOT/'docs'/'extra.css', src/'extra.css')
+    bare = [p for p in module_notebooks() if not any(c.get('outputs') for c in json.loads(
+        ((nbs_dir/p.name) if (nbs_dir/p.name).exists() else p).read_text(encoding='utf-8'))['cells'] if c['cell_type'] == 'code')]
+    if bare: print(f'docs: note: {len(bare)} of {len(module_notebooks())} notebooks have no saved outputs (`make docs` executes them): '
+                   + ' '.join(p.stem for p in bare))
     nav = [{'Home': 'index.md'}, {'Reproducing the paper': 'reproducing.md'}, {'Chapters': chapters},
            {'Reports': reports}, {'Data card': 'data.md'}, {'API reference': api}, {'About this site': 'about.md'}]
     conf = dict(site_name=cfg.get('title', 'culnig'), site_description=cfg.get('description', ''), docs_dir='src',
