@@ -156,14 +156,16 @@ def run_metadata(**extra) -> dict:
 
 # %% ../nbs/00_core.ipynb #2fafafef
 def prepare_output(path: str|Path, overwrite: bool = False, resume: bool = False, is_file: bool = False,
-                   results: Iterable[str] | None = None, checkpoints: Iterable[str] = (), can_resume: bool | None = None) -> Path:
+                   results: Iterable[str] | None = None, checkpoints: Iterable[str] = (), can_resume: bool | None = None,
+                   create: bool = True) -> Path:
     """Create the output folder (or a file's parent); refuse to reuse a target that holds results unless `overwrite` or `resume`.
     `results`: the file names that count as results in a folder (default: any entry); other files (notes ...) are left alone.
-    `checkpoints`: file names of an unfinished run; `can_resume`: whether the command has `--resume` (default: not for files)."""
+    `checkpoints`: file names of an unfinished run; `can_resume`: whether the command has `--resume` (default: not for files).
+    `create=False` only checks (a command refuses early, and creates the folder once its inputs are known to be good)."""
     path = Path(path)
     can_resume = (not is_file) if can_resume is None else can_resume
     if overwrite or resume or not path.exists():
-        (path.parent if is_file else path).mkdir(parents=True, exist_ok=True)
+        if create: (path.parent if is_file else path).mkdir(parents=True, exist_ok=True)
         return path
     if path.is_file():
         if not is_file: raise OutputExists(f"{path} is a file; a folder is expected here. Choose another output path.")

@@ -647,10 +647,13 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         if is_main(): print(f"{out} already holds finished results; nothing to resume (use --overwrite to evaluate again).")
         return 0
     if is_main():                                              # refuse before the long part
-        prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=RESULT_FILES, checkpoints=[CHECKPOINT_DIR], can_resume=True)
-        if a.overwrite and not a.resume and ckpt.exists():
-            import shutil; shutil.rmtree(ckpt)
+        prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=RESULT_FILES, checkpoints=[CHECKPOINT_DIR], can_resume=True,
+                       create=False)                      # the folder is made once the model, neurons and records are known good
     model, tok = load_model(a.model, dtype=a.dtype, device=device, device_map=a.device_map)
+    if a.neurons:                                              # a set made for another model, or out of range, fails here
+        from culnig.neuronset import load_neuron_set
+        sm0 = find_sites(model)
+        for f in a.neurons: load_neuron_set(f, sm0, model_name=_model_info(model).get('name'), allow_other_model=a.allow_other_model)
     records, hashes, skipped = [], {}, []
     if a.prompts:
         from culnig.core import check_country
@@ -674,8 +677,12 @@ def main_evaluate(argv: list[str] | None = None) -> int:
             if not a.skip_missing: raise
             print(f"culnig evaluate: skipping {d}: {e}", file=sys.stderr); skipped.append(d); continue
         records += recs; hashes.update(h)
-    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty).')
+    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
     sm = find_sites(model) if a.neurons else None
+    if is_main():
+        if a.overwrite and not a.resume and ckpt.exists():
+            import shutil; shutil.rmtree(ckpt)
+        out.mkdir(parents=True, exist_ok=True)
     if is_main():
         from culnig.scoring import planned_work
         n_saq = sum(_is_saq(r) for r in records)

@@ -670,7 +670,8 @@ def main_finetune(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     if a.resume and not a.overwrite and (out/'finetune.json').exists() and not (out/CHECKPOINT_DIR).exists():
         print(f"{out} already holds finished fine-tuning results; nothing to resume (use --overwrite to run again)."); return 0
-    prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=['finetune.json'], checkpoints=[CHECKPOINT_DIR], can_resume=True)
+    prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=['finetune.json'], checkpoints=[CHECKPOINT_DIR], can_resume=True,
+                   create=False)
     if not Path(a.neurons).exists(): raise CulnigError(f"Neuron-set file {a.neurons} not found (write it with `culnig select general`).")
     from culnig.neuronset import NeuronSet
     if not NeuronSet.load(a.neurons).top_neurons: raise CulnigError(f"{a.neurons} holds no neurons (an empty top_neurons): it chooses no layers.")

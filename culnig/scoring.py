@@ -502,7 +502,7 @@ def main_score(argv: list[str] | None = None) -> int:
         if is_main(): print(f"{out} already holds finished scores; nothing to resume (use --overwrite to recompute).")
         return 0
     prepare_output(out, overwrite=args.overwrite, resume=args.resume, results=['scores.json', 'scores.safetensors'],
-                   checkpoints=[CHECKPOINT_FILE])
+                   checkpoints=[CHECKPOINT_FILE], create=False)          # refuse now; the folder is made once the prompts are known
     barrier()
     if args.overwrite and not args.resume and is_main():
         for f in checkpoint_files(ckpt): f.unlink()
@@ -510,7 +510,8 @@ def main_score(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, args.dtype) if args.dtype else None
     model, tokenizer = load_model(args.model, dtype=dtype, device=device, device_map=args.device_map)
     records, hashes = _build_records(args, tokenizer)
-    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split.")
+    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split; nothing was written.")
+    if is_main(): out.mkdir(parents=True, exist_ok=True)
     control = None if args.control is None else list(args.control)
     source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=args.split)
     if is_main():
