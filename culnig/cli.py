@@ -50,15 +50,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"culnig {name}: this command is not available ({e}). Reinstall culnig with its dependencies "
               f"(pip install 'culnig[report]').", file=sys.stderr)
         return 2
-    from culnig.core import CulnigError
-    try: return int(fn(rest) or 0)
+    from culnig.core import CulnigError, Interrupted, sigterm_as_interrupt
+    import signal
+    def _stopped(): return 128 + signal.SIGTERM if sigterm_as_interrupt.received else 130
+    try:
+        with sigterm_as_interrupt():           # SIGTERM (timeout, kill, a scheduler's preemption) is handled like Ctrl-C
+            rc = int(fn(rest) or 0)
+            sys.stdout.flush()                 # a closed pipe shows here, inside the handler below
+            return rc
+    except Interrupted as e:                   # the command says what it kept and how to resume
+        print(f"culnig {name}: {'terminated (SIGTERM)' if sigterm_as_interrupt.received else 'interrupted'}: {e}", file=sys.stderr)
+        return _stopped()
     except CulnigError as e:
         if os.environ.get('CULNIG_DEBUG'): raise
         print(f"culnig {name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"culnig {name}: interrupted; finished work was kept (use --resume where the command supports it).", file=sys.stderr)
-        return 130
+        print(f"culnig {name}: {'terminated (SIGTERM)' if sigterm_as_interrupt.received else 'interrupted'}; the command did "
+              f"not finish.", file=sys.stderr)
+        return _stopped()
+    except BrokenPipeError:                    # `culnig ... | head`: the reader left; stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY); os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError): pass
+        return 141
 
 # %% auto #0
 __all__ = ['COMMANDS', 'usage', 'main']

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Iterable
 
 # %% auto #0
-__all__ = ['DATA_SOURCES', 'PAPER_COUNTRIES', 'TARGET_COUNTRIES', 'CulnigError', 'DataFileMissing', 'UnknownName', 'OutputExists',
-           'data_root', 'data_file', 'cache_dir', 'blend_name', 'paper_name', 'check_country', 'stable_seed',
-           'sha256_file', 'sha256_json', 'culnig_version', 'run_metadata', 'prepare_output', 'progress']
+__all__ = ['DATA_SOURCES', 'PAPER_COUNTRIES', 'TARGET_COUNTRIES', 'COUNTRY_ALIASES', 'CulnigError', 'DataFileMissing',
+           'UnknownName', 'OutputExists', 'Interrupted', 'data_root', 'data_file', 'cache_dir', 'blend_name',
+           'paper_name', 'match_country', 'check_country', 'stable_seed', 'sha256_file', 'sha256_json',
+           'culnig_version', 'run_metadata', 'prepare_output', 'file_mode', 'atomic_write', 'progress',
+           'sigterm_as_interrupt', 'parse_fraction']
 
 # %% ../nbs/00_core.ipynb #3b05e968
 class CulnigError(Exception):
@@ -25,6 +27,10 @@ class UnknownName(CulnigError, ValueError):
 
 class OutputExists(CulnigError, FileExistsError):
     "A result already exists and `overwrite` was not asked for."
+
+class Interrupted(CulnigError):
+    "A long command was stopped (Ctrl-C or SIGTERM); the message says what was kept and how to resume."
+    exit_code = 130
 
 # %% ../nbs/00_core.ipynb #a53a0ff9
 DATA_SOURCES = {
@@ -82,10 +88,35 @@ def paper_name(blend: str) -> str:
     if blend not in inv: raise UnknownName(f"'{blend}' is not a BLEnD country file name; known: {sorted(inv)}")
     return inv[blend]
 
-def check_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str:
-    "Return `name` if it is a known country, else raise `UnknownName` with the closest matches."
+# Other spellings of the countries a user may type, lower-cased: matched after case-insensitive exact names.
+COUNTRY_ALIASES = {
+    'us': 'USA', 'u.s.': 'USA', 'u.s.a.': 'USA', 'united states': 'USA', 'united states of america': 'USA', 'america': 'USA',
+    'uk': 'UK', 'u.k.': 'UK', 'united kingdom': 'UK', 'great britain': 'UK', 'britain': 'UK', 'england': 'UK',
+    'korea': 'South Korea', 'republic of korea': 'South Korea', 'rok': 'South Korea', 'south_korea': 'South Korea',
+    'north korea': 'North Korea', 'dprk': 'North Korea', "democratic people's republic of korea": 'North Korea',
+    'northern nigeria': 'Nigeria', 'persia': 'Iran', 'islamic republic of iran': 'Iran', 'prc': 'China',
+    "people's republic of china": 'China', 'west_java': 'West Java', 'northern_nigeria': 'Nigeria',
+}
+
+def _fold(s: str) -> str: return ' '.join(str(s).replace('_', ' ').split()).casefold()
+
+def match_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str | None:
+    "The spelling in `known` of `name` (exact, case-insensitive, `_` as space, or a `COUNTRY_ALIASES` alias); None if none."
     known = list(known)
     if name in known: return name
+    by_fold = {_fold(k): k for k in known}
+    if _fold(name) in by_fold: return by_fold[_fold(name)]
+    canon = lambda s: _fold(COUNTRY_ALIASES.get(_fold(s), s))
+    target = canon(name)                              # both sides through the alias table: 'US' finds 'United States'
+    hits = [k for k in known if canon(k) == target]
+    return hits[0] if hits else None
+
+def check_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str:
+    "The spelling in `known` of `name` (see `match_country`), else `UnknownName` with the closest matches."
+    known = list(known)
+    if not str(name).strip(): raise UnknownName(f"An empty country name was given. Known countries: {', '.join(known)}.")
+    found = match_country(name, known)
+    if found is not None: return found
     close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
     raise UnknownName(f"Unknown country {name!r}.{hint} Known countries: {', '.join(known)}.")
@@ -124,14 +155,48 @@ def run_metadata(**extra) -> dict:
     return meta
 
 # %% ../nbs/00_core.ipynb #2fafafef
-def prepare_output(path: str|Path, overwrite: bool = False, resume: bool = False, is_file: bool = False) -> Path:
-    "Create the output folder (or a file's parent); refuse to reuse a non-empty target unless `overwrite` or `resume`."
+def prepare_output(path: str|Path, overwrite: bool = False, resume: bool = False, is_file: bool = False,
+                   results: Iterable[str] | None = None, checkpoints: Iterable[str] = (), can_resume: bool | None = None,
+                   create: bool = True) -> Path:
+    """Create the output folder (or a file's parent); refuse to reuse a target that holds results unless `overwrite` or `resume`.
+    `results`: the file names that count as results in a folder (default: any entry); other files (notes ...) are left alone.
+    `checkpoints`: file names of an unfinished run; `can_resume`: whether the command has `--resume` (default: not for files).
+    `create=False` only checks (a command refuses early, and creates the folder once its inputs are known to be good)."""
     path = Path(path)
-    exists = path.exists() and (path.is_file() or any(path.iterdir()))
-    if exists and not (overwrite or resume):
-        raise OutputExists(f"{path} already holds results. Pass --overwrite (overwrite=True) to replace them"
-                           f"{' or --resume to continue' if not is_file else ''}, or choose another output path.")
-    (path.parent if is_file else path).mkdir(parents=True, exist_ok=True)
+    can_resume = (not is_file) if can_resume is None else can_resume
+    if overwrite or resume or not path.exists():
+        if create: (path.parent if is_file else path).mkdir(parents=True, exist_ok=True)
+        return path
+    if path.is_file():
+        if not is_file: raise OutputExists(f"{path} is a file; a folder is expected here. Choose another output path.")
+        raise OutputExists(f"{path} already exists. Pass --overwrite to replace it, or choose another output path.")
+    entries = {p.name for p in path.iterdir()}
+    ckpt = sorted(n for n in entries if any(n == c or n.startswith(c) for c in checkpoints))
+    found = sorted(entries if results is None else entries & set(results))
+    if found:
+        raise OutputExists(f"{path} already holds results ({', '.join(found[:4])}{' ...' if len(found) > 4 else ''}). Pass --overwrite "
+                           f"to replace them, or choose another output path.")
+    if ckpt:
+        how = 'Pass --resume to continue it, or --overwrite to start again' if can_resume else 'Pass --overwrite to start again'
+        raise OutputExists(f"{path} holds the checkpoint of an unfinished run ({', '.join(ckpt)}). {how}.")
+    return path
+
+def file_mode() -> int:
+    "Permission bits of a new result file: 0o666 less the process umask (0o644 under the usual umask 022)."
+    mask = os.umask(0); os.umask(mask)
+    return 0o666 & ~mask
+
+def atomic_write(path: str|Path, write) -> Path:
+    "Call `write(tmp_path)` on a temporary file beside `path`, give it the usual result mode (`file_mode`), then rename it to `path`."
+    import tempfile
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name + '.', suffix='.tmp'); os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp): os.unlink(tmp)
     return path
 
 # %% ../nbs/00_core.ipynb #3aee8041
@@ -141,3 +206,35 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault('disable', os.environ.get('CULNIG_PROGRESS', '1') == '0')
     kwargs.setdefault('dynamic_ncols', True)
     return tqdm(iterable, **kwargs)
+
+# %% ../nbs/00_core.ipynb #c44e514a
+import contextlib, signal
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    "Within the block SIGTERM (what batch schedulers send before preemption, and `timeout`) raises `KeyboardInterrupt`, like Ctrl-C."
+    import threading
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    def handler(signum, frame):
+        sigterm_as_interrupt.received = signum
+        raise KeyboardInterrupt(f'signal {signum}')
+    sigterm_as_interrupt.received = None
+    try: prev = signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError): yield; return
+    try: yield
+    finally: signal.signal(signal.SIGTERM, prev)
+
+sigterm_as_interrupt.received = None
+
+def parse_fraction(text, name: str = 'value') -> float:
+    "A share of a pool from `'1%'` (per cent) or `'0.01'` (a fraction): 0 < share ≤ 1; a clear error otherwise."
+    s = str(text).strip()
+    pct = s.endswith('%')
+    try: v = float(s[:-1] if pct else s)
+    except ValueError: raise CulnigError(f"{name}: cannot read {text!r}; give a fraction like 0.01 or a percentage like 1%.") from None
+    if pct: v /= 100
+    import math
+    if not math.isfinite(v) or v <= 0 or v > 1:
+        raise CulnigError(f"{name}: {text!r} is not a share of the pool; it must be above 0 and at most 1 (100%): "
+                          f"0.01 and 1% both mean one per cent.")
+    return v

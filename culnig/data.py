@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .core import (CulnigError, DataFileMissing, UnknownName, PAPER_COUNTRIES, TARGET_COUNTRIES,
+from .core import (CulnigError, DataFileMissing, UnknownName, PAPER_COUNTRIES, TARGET_COUNTRIES, DATA_SOURCES,
                          blend_name, paper_name, check_country, data_file, data_root, stable_seed, sha256_file,
                          prepare_output, run_metadata)
 from .datacard import resolve_data_file
@@ -19,20 +19,59 @@ from .datacard import resolve_data_file
 __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND_VARIANTS', 'BLEND_MC_RULES', 'FILLED',
            'BLEND_SAQ_ORDER', 'BLEND_LANGUAGES', 'BLEND_SAQ_SEED', 'CULTURALBENCH_NAMES', 'NORMAD_NAMES',
            'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP', 'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL',
-           'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'DEFAULT_MODEL', 'load_templates', 'apply_chat',
-           'needs_special_tokens', 'option_labels', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule',
-           'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings',
-           'DatasetInfo', 'get_dataset', 'build_prompts', 'data_files', 'dataset_table', 'write_jsonl', 'read_jsonl',
-           'main_prompts']
+           'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'LIMIT_HELP', 'DEFAULT_MODEL', 'DataFileDamaged',
+           'damaged', 'load_templates', 'apply_chat', 'needs_special_tokens', 'option_labels', 'answers_clash',
+           'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc',
+           'blend_report', 'kl_divergence', 'wvb_rankings', 'DatasetInfo', 'get_dataset', 'limit_items',
+           'build_prompts', 'data_files', 'dataset_table', 'write_jsonl', 'read_jsonl', 'main_prompts']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
-def _read_json(p: Path): return json.loads(p.read_text(encoding='utf-8'))
+class DataFileDamaged(CulnigError, ValueError):
+    "A benchmark or prompt file cannot be parsed (cut short, edited); the message names the file, the line and a good source."
 
-def _read_jsonl(p: Path): return [json.loads(l) for l in p.read_text(encoding='utf-8').splitlines() if l.strip()]
+def _good_copy(p: Path) -> str:
+    "Where a good copy of benchmark file `p` comes from (its folder's entry in DATA_SOURCES)."
+    for part in reversed(Path(p).parts[:-1]):
+        if part in DATA_SOURCES: return f"Get a good copy from {DATA_SOURCES[part]} (data/README.md lists every file)."
+    return "Get a good copy again (data/README.md lists every benchmark file and its source)."
+
+def damaged(p: Path, line, why: str) -> DataFileDamaged:
+    "The error for a file that cannot be parsed: names the file, the line (when known) and where a good copy comes from."
+    where = f", line {line}" if line else ''
+    return DataFileDamaged(f"{p}{where}: {why}. The file is damaged or incomplete (cut short?). {_good_copy(p)}")
+
+def _read_json(p: Path):
+    try: return json.loads(p.read_text(encoding='utf-8'))
+    except json.JSONDecodeError as e: raise damaged(p, e.lineno, f"not valid JSON ({e.msg}, column {e.colno})") from None
+    except UnicodeDecodeError as e: raise damaged(p, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+def _read_jsonl(p: Path):
+    try: text = p.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise damaged(p, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    out = []
+    for i, l in enumerate(text.splitlines(), 1):
+        if not l.strip(): continue
+        try: out.append(json.loads(l))
+        except json.JSONDecodeError as e: raise damaged(p, i, f"not a JSON record ({e.msg}, column {e.colno})") from None
+    return out
+
+def _check_csv(p: Path):
+    "Every row of a CSV has the header's number of fields and no quoted field is left open (pandas pads short rows silently)."
+    with open(p, encoding='utf-8', newline='') as f:
+        r = csv.reader(f, strict=True)
+        try:
+            head = next(r, None)
+            for row in r:
+                if row and len(row) != len(head): raise damaged(p, r.line_num, f"this row has {len(row)} fields, the header {len(head)}")
+        except csv.Error as e: raise damaged(p, r.line_num, f"not valid CSV ({e})") from None
+        except UnicodeDecodeError as e: raise damaged(p, None, f"not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 def _read_csv(p: Path):
     import pandas as pd
-    return pd.read_csv(p, dtype=str, keep_default_na=False, encoding='utf-8')
+    _check_csv(p)
+    try: return pd.read_csv(p, dtype=str, keep_default_na=False, encoding='utf-8')
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise damaged(p, None, f"not valid CSV ({str(e).strip()})") from None
 
 def _read_tsv(p: Path) -> list[dict]:
     "A tab-separated file without quoting (GLUE): header line, then one row per line (a BOM is dropped)."
@@ -42,7 +81,7 @@ def _read_tsv(p: Path) -> list[dict]:
     for i, l in enumerate(lines[1:], 2):
         cells = l.rstrip('\r').split('\t')
         if len(cells) != len(head):
-            raise CulnigError(f"{p}: line {i} has {len(cells)} tab-separated fields, expected {len(head)} ({head}).")
+            raise damaged(p, i, f"{len(cells)} tab-separated fields, expected {len(head)} ({head})")
         rows.append(dict(zip(head, cells)))
     return rows
 
@@ -122,6 +161,9 @@ def _resolve(countries, known: Iterable[str], default: Iterable[str]) -> list[st
     if countries is None: return list(default)
     if isinstance(countries, str): countries = [countries]
     known = list(dict.fromkeys(known))
+    if not [c for c in countries if str(c).strip()]:
+        raise UnknownName(f"No country was given (an empty --countries); leave it out for the dataset's countries, or name some of: "
+                          f"{', '.join(known)}.")
     return list(dict.fromkeys(check_country(c, known) for c in countries))
 
 def _no_countries(name, countries):
@@ -328,7 +370,10 @@ def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
 # %% ../nbs/03_data.ipynb #fdc6ab5b
 def _read_mc_file(p: Path) -> list[dict]:
     if p.suffix == '.csv': return _read_csv(p).to_dict('records')
-    text = p.read_text(encoding='utf-8').strip()
+    try: return _parse_mc_json(p.read_text(encoding='utf-8').strip())
+    except json.JSONDecodeError as e: raise damaged(p, e.lineno, f"not valid JSON ({e.msg})") from None
+
+def _parse_mc_json(text: str) -> list[dict]:
     if text.startswith('['): return json.loads(text)
     if text.startswith('{') and '\n' not in text: return [json.loads(text)]
     try: obj = json.loads(text)
@@ -708,19 +753,26 @@ def _check_split(info: DatasetInfo, split):
         raise UnknownName(f"Dataset {info.name!r} is evaluation-only: it has only the {info.splits[0]!r} split.")
     return split
 
-def _limit(recs: list[dict], n: int) -> list[dict]:
-    "Records of the first `n` item ids per (country, split), in record order."
+LIMIT_HELP = ('at most N items per dataset, country and split (the first N item ids; every prompt template of a kept item '
+              'is kept, so a dataset with 4 templates gives up to 4N prompts per country and split)')
+
+def limit_items(recs: list[dict], n: int | None) -> list[dict]:
+    "The records of the first `n` item ids per (dataset, country, split), in record order: what `--limit-per-country` means everywhere."
+    if n is None: return list(recs)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise CulnigError(f"--limit-per-country must be a whole number ≥ 1; got {n!r}.")
     firsts = defaultdict(dict)
     for r in recs:
-        ids = firsts[(r['country'], r['split'])]
+        ids = firsts[(r.get('dataset'), r.get('country'), r.get('split'))]
         if len(ids) < n and r['id'] not in ids: ids[r['id']] = True
-    return [r for r in recs if r['id'] in firsts[(r['country'], r['split'])]]
+    return [r for r in recs if r['id'] in firsts[(r.get('dataset'), r.get('country'), r.get('split'))]]
+
+_limit = limit_items
 
 def _protos(dataset, *, split=None, countries=None, root=None, limit_per_country=None, blend_mc=None):
     "Records before the chat template, and the data files read ({relative path: path}); `blend_mc`: see `blend_mc_rule`."
     info = get_dataset(dataset)
     split = _check_split(info, split)
-    if limit_per_country is not None and limit_per_country < 1: raise CulnigError('limit_per_country must be at least 1.')
+    if limit_per_country is not None and limit_per_country < 1: raise CulnigError('--limit-per-country must be at least 1.')
     files = _Files(root, dict(blend_mc=blend_mc_rule(blend_mc)))
     recs = info.builder(files, countries)
     if split: recs = [r for r in recs if r['split'] == split]
@@ -765,8 +817,21 @@ def write_jsonl(records: list[dict], path, overwrite: bool = False, meta: dict |
 def read_jsonl(path) -> list[dict]:
     "Records from a JSONL file written by `write_jsonl`."
     p = Path(path)
-    if not p.exists(): raise DataFileMissing(f"Prompt file {p} not found; write it with 'culnig prompts --out {p} ...'.")
-    return [json.loads(l) for l in p.read_text(encoding='utf-8').splitlines() if l.strip()]
+    if not p.is_file(): raise DataFileMissing(f"Prompt file {p} not found; write it with 'culnig prompts --out {p} ...'.")
+    out = []
+    try: lines = p.read_text(encoding='utf-8').splitlines()
+    except UnicodeDecodeError as e: raise DataFileDamaged(f"{p} is not a prompt file: not UTF-8 text ({e.reason}).") from None
+    for i, l in enumerate(lines, 1):
+        if not l.strip(): continue
+        try: r = json.loads(l)
+        except json.JSONDecodeError as e:
+            raise DataFileDamaged(f"{p}, line {i}: not a JSON record ({e.msg}, column {e.colno}). A prompt file holds one JSON object "
+                                  f"per line, as `culnig prompts --out {p.name}` writes it; write it again.") from None
+        if not isinstance(r, dict):
+            raise DataFileDamaged(f"{p}, line {i}: a {type(r).__name__}, not a JSON object (record). Write the file with `culnig prompts`.")
+        out.append(r)
+    if not out: raise DataFileDamaged(f"{p} holds no records; write it with `culnig prompts --out {p.name} ...`.")
+    return out
 
 # %% ../nbs/03_data.ipynb #6f388b43
 DEFAULT_MODEL = 'smollm2-135m-instruct'
@@ -782,7 +847,7 @@ def main_prompts(argv: list[str] | None = None) -> int:
     p.add_argument('--split', default='all', choices=['neuron', 'heldout', 'all'], help='which split (default: all)')
     p.add_argument('--countries', nargs='+', default=None, help='country names (space or comma separated; default: the dataset\'s)')
     p.add_argument('--model', default=DEFAULT_MODEL, help=f"model whose chat template is applied (default {DEFAULT_MODEL}); 'none' for raw prompts")
-    p.add_argument('--limit-per-country', type=int, default=None, help='keep the first N items per (country, split)')
+    p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP)
     p.add_argument('--out', required=True, help='output JSONL file')
     p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
     p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
@@ -796,6 +861,8 @@ def main_prompts(argv: list[str] | None = None) -> int:
     names = _split_list([a.dataset])
     for n in names: get_dataset(n)
     countries = _split_list(a.countries)
+    if a.countries is not None and not countries:
+        raise UnknownName("--countries was given without a country name; leave it out for each dataset's own countries.")
     out = Path(a.out)
     for target in (out, _meta_path(out)):
         if target.exists() and not a.overwrite: prepare_output(target, overwrite=False, is_file=True)
@@ -804,6 +871,9 @@ def main_prompts(argv: list[str] | None = None) -> int:
     for n in names:                     # build first: a bad country or a missing file fails before the model is loaded
         recs, files_used = _protos(n, split=a.split, countries=countries, root=a.root, limit_per_country=a.limit_per_country, blend_mc=rule)
         records += recs; used.update(files_used)
+    if not records:
+        raise CulnigError(f"No records for --dataset {a.dataset} with --split {a.split}" + (f" and --countries {' '.join(countries)}" if countries else '')
+                          + "; nothing was written. Check the split and the countries (`culnig prompts --help`).")
     tokenizer, model_info = None, 'none'
     if a.model.lower() != 'none':
         from culnig.models import load_tokenizer
@@ -826,5 +896,5 @@ def main_prompts(argv: list[str] | None = None) -> int:
         rep = blend_report(records, mc)
         print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled {len(mc.filled)}, "
               f"left out (k<3) {len(mc.left_out)}")
-        print(rep.to_string())
+        if len(rep): print(rep.to_string())
     return 0

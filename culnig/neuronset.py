@@ -14,7 +14,7 @@ import torch
 from .core import CulnigError, PAPER_COUNTRIES, prepare_output
 
 # %% auto #0
-__all__ = ['SITE_ALIASES', 'CANONICAL_SITES', 'NeuronSetError', 'NeuronSet', 'load_neuron_set']
+__all__ = ['SITE_ALIASES', 'CANONICAL_SITES', 'NeuronSetError', 'NeuronSet', 'check_model', 'load_neuron_set']
 
 # %% ../nbs/06_neuronset.ipynb #326a59d2
 class NeuronSetError(CulnigError, ValueError):
@@ -140,17 +140,35 @@ def _validate(self: NeuronSet, sitemap) -> NeuronSet:
     bad = (layer >= n_layers).nonzero()
     if len(bad):
         i = int(bad[0]); e = self.top_neurons[i]
-        raise NeuronSetError(f"top_neurons[{i}]: layer {e['layer_idx']} of {e['module_name']!r} is out of range: the model has "
-                             f"{n_layers} layers (0..{n_layers-1}). Was this set made for another model ({self.model_name!r})?")
+        raise NeuronSetError(f"top_neurons[{i}]: layer {e['layer_idx']} of {e['module_name']!r} is out of range: the loaded model has "
+                             f"{n_layers} layers (0..{n_layers-1}).{_made_for(self)}")
     w = torch.tensor([widths[n] for n in names])[site]
     bad = (neuron >= w).nonzero()
     if len(bad):
         i = int(bad[0]); e = self.top_neurons[i]
         raise NeuronSetError(f"top_neurons[{i}]: neuron {e['neuron_idx']} of {e['module_name']!r} layer {e['layer_idx']} is out of "
-                             f"range: that site has {widths[e['module_name']]} neurons. Was this set made for another model ({self.model_name!r})?")
+                             f"range: that site of the loaded model has {widths[e['module_name']]} neurons.{_made_for(self)}")
     return self
 
+def _made_for(ns) -> str:
+    return (f" The set was made for the model {ns.model_name!r}: use it with that model." if ns.model_name
+            else " Was the set made for another model?")
+
 NeuronSet.validate = _validate
+
+def _model_key(name) -> str:
+    s = str(name).strip().rstrip('/').split('@')[0]
+    return s.replace('\\', '/').rsplit('/', 1)[-1].casefold()
+
+def check_model(ns: NeuronSet, model_name: str | None, allow_other_model: bool = False, where: str = 'neuron set') -> NeuronSet:
+    """Refuse a set whose `model_name` is another model than `model_name` (compared by the last path component, any case).
+    A set without a model name (the original code's files) is accepted; `allow_other_model=True` accepts any."""
+    if allow_other_model or not ns.model_name or not model_name: return ns
+    if _model_key(ns.model_name) != _model_key(model_name):
+        raise NeuronSetError(f"{where} was made for the model {ns.model_name!r}, but the loaded model is {model_name!r}. Neuron "
+                             f"indices do not carry over between models: select neurons from {model_name!r}'s own scores, or "
+                             f"pass --allow-other-model (allow_other_model=True) if you mean to apply this set to it anyway.")
+    return ns
 
 # %% ../nbs/06_neuronset.ipynb #e7fb5250
 _ORIG_GENERAL = re.compile(r'^all_neurons_(?P<datasets>.+)_max\.json$')
@@ -168,13 +186,9 @@ def _infer_original(name: str) -> dict:
 
 def _save(self: NeuronSet, path: str | Path, overwrite: bool = False) -> Path:
     "Write the set as JSON; refuse to replace an existing file unless `overwrite`."
+    from culnig.core import atomic_write
     path = prepare_output(path, overwrite=overwrite, is_file=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp'); os.close(fd)
-    try:
-        Path(tmp).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False, default=str))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False, default=str)))
     return path
 
 def _from_dict(d, where: str = 'neuron set', name: str = '') -> NeuronSet:
@@ -211,9 +225,11 @@ NeuronSet.save = _save
 NeuronSet.load = classmethod(_load)
 NeuronSet.from_dict = staticmethod(_from_dict)
 
-def load_neuron_set(path: str | Path, sitemap=None) -> NeuronSet:
-    "`NeuronSet.load(path)`, validated against `sitemap` (a SiteMap, a Scores table or a layout dict) when given."
+def load_neuron_set(path: str | Path, sitemap=None, model_name: str | None = None, allow_other_model: bool = False) -> NeuronSet:
+    """`NeuronSet.load(path)`, validated against `sitemap` (a SiteMap, a Scores table or a layout dict) when given, and refused
+    when it names another model than `model_name` (see `check_model`)."""
     ns = NeuronSet.load(path)
+    check_model(ns, model_name, allow_other_model, where=str(path))
     if sitemap is not None:
         try: ns.validate(sitemap)
         except NeuronSetError as e: raise NeuronSetError(f"{path}: {e}") from None

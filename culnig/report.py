@@ -13,13 +13,13 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
                          culnig_version, data_root, sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['PRESETS', 'EXPERIMENTS', 'EXPERIMENTS_SHARE', 'DATA_FOLDERS', 'KERNEL_ENV', 'GROUP_MEAN', 'METRIC_COLUMNS', 'Preset',
-           'get_preset', 'subsample', 'model_slug', 'country_slug', 'step_dir', 'save_json', 'load_json', 'Experiment',
-           'Step', 'experiments_dir', 'plan_steps', 'data_hashes', 'model_info', 'finish_step', 'machine',
-           'provenance_markdown', 'add_provenance', 'ReportStepFailed', 'kernel_env', 'step_state', 'execute_step',
-           'run_report', 'identification_prompts', 'evaluation_prompts', 'accuracy_table', 'paired_table',
-           'versus_random', 'dataset_group', 'long_items', 'evaluate_condition', 'cross_culture_row', 'verdict',
-           'write_summary', 'report_parser', 'main_report']
+__all__ = ['PRESETS', 'EXPERIMENTS', 'EXPERIMENTS_SHARE', 'DATA_FOLDERS', 'KERNEL_ENV', 'GROUP_MEAN', 'METRIC_COLUMNS', 'RUN_DIR',
+           'PUBLISH_DIRS', 'Preset', 'get_preset', 'subsample', 'model_slug', 'country_slug', 'step_dir', 'save_json',
+           'load_json', 'Experiment', 'Step', 'experiments_dir', 'plan_steps', 'data_hashes', 'model_info',
+           'finish_step', 'machine', 'provenance_markdown', 'add_provenance', 'ReportStepFailed', 'kernel_env',
+           'step_state', 'execute_step', 'run_report', 'identification_prompts', 'evaluation_prompts', 'accuracy_table',
+           'paired_table', 'versus_random', 'dataset_group', 'long_items', 'evaluate_condition', 'cross_culture_row',
+           'verdict', 'write_summary', 'report_parser', 'check_inputs', 'main_report']
 
 # %% ../nbs/10_report.ipynb #6464caec
 @dataclass(frozen=True)
@@ -420,7 +420,9 @@ def run_report(model: str = 'smollm2-135m-instruct', preset: str = 'quick', coun
         finished_at[s.name] = json.loads(_marker(results, s.name).read_text())['finished_at']
         report[s.name] = wall
         log(f"[{i}/{len(order)}] {s.name}: done in {_fmt_s(wall)}")
-    summary = write_summary(model_dir, fig_dir, plan)
+    summary = model_dir/'summary.md'
+    if any(v != 'skipped' for v in report.values()) or not summary.exists():   # a run that changed nothing leaves the summary as it was
+        summary = write_summary(model_dir, fig_dir, plan)
     log(f"culnig report: {_fmt_s(time.time() - t_all)} in all; summary: {summary}")
     return report
 
@@ -807,13 +809,16 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
 def report_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig report', description=(
         'Run the experiment notebooks of the study with papermill: executed notebooks in OUT/<model>/, figures in '
-        'FIGURES/<model>/, a summary in OUT/<model>/summary.md. Finished steps are skipped unless --rerun.'))
+        f'FIGURES/<model>/, a summary in OUT/<model>/summary.md. By default OUT is the run folder {RUN_DIR}/ (ignored by git; '
+        'an interrupted run resumes there); --publish writes the committed reports/ and figures/ instead. Finished steps are '
+        'skipped unless --rerun.'))
     p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local folder or hub id (default: %(default)s)')
     p.add_argument('--preset', default='quick', help='tiny | quick | paper (default: %(default)s): ' +
                    '; '.join(f"{k}: {v.doc}" for k, v in PRESETS.items()))
     p.add_argument('--countries', nargs='+', default=None, help="target countries (space or comma separated; default: the preset's)")
-    p.add_argument('--out', default='reports', help='folder of the executed notebooks (default: %(default)s)')
-    p.add_argument('--figures', default='figures', help='folder of the figures (default: %(default)s)')
+    p.add_argument('--out', default=None, help=f'folder of the executed notebooks (default: {RUN_DIR}; with --publish: {PUBLISH_DIRS[0]})')
+    p.add_argument('--figures', default=None, help=f'folder of the figures (default: {RUN_DIR}/figures; with --publish: {PUBLISH_DIRS[1]})')
+    p.add_argument('--publish', action='store_true', help=f'refresh the published (committed) {PUBLISH_DIRS[0]}/ and {PUBLISH_DIRS[1]}/ instead of the run folder')
     p.add_argument('--rerun', action='store_true', help='run finished steps again (those named by --steps, or all)')
     p.add_argument('--steps', nargs='+', default=None,
                    help=f"run only these experiments or steps (and the unfinished ones they read): {', '.join(e.name for e in EXPERIMENTS)}")
@@ -826,17 +831,54 @@ def report_parser() -> argparse.ArgumentParser:
 def _split(values):
     return [v.strip() for x in values for v in x.split(',') if v.strip()] if values else None
 
+RUN_DIR = 'runs/report'                  # `make report`: a run folder, ignored by git
+PUBLISH_DIRS = ('reports', 'figures')    # `make publish` / `culnig report --publish`: the committed reports and figures
+
+def check_inputs(model: str, preset: str, countries: Sequence[str]|None = None, root=None) -> None:
+    "Everything `culnig report` can check before the first notebook starts: the preset, the countries, the model and the data files."
+    get_preset(preset)
+    for c in countries or []: check_country(c)
+    from culnig.models import resolve, model_status, load_config
+    kind, what = resolve(model)                         # unknown names, folders without config or tokenizer, files that are not GGUF
+    if kind == 'embedded':
+        row = next(r for r in model_status() if r['name'] == what.name)
+        if not row['installed']:
+            from culnig.models import embedded_gguf
+            embedded_gguf(what.name)                    # raises the 'not installed' message naming `pip install 'culnig[models]'`
+    elif kind == 'hub': load_config(model)              # offline or unknown hub ids fail here, not in a notebook
+    from culnig.core import data_file
+    for rel in ('templates/culnig_prompts.json', 'blend/questions/US_questions.csv', 'blend/annotations/US_data.json', 'countryrc/data.json'):
+        data_file(rel, root)                            # the identification data every report needs
+
+def _todo(plan, results: Path, steps) -> tuple[set, dict]:
+    "The steps a run would execute (the chosen ones and their unfinished inputs), and when each finished step finished."
+    chosen = _select(plan, steps)
+    finished_at = {s.name: json.loads(_marker(results, s.name).read_text()).get('finished_at', 0)
+                   for s in plan if _marker(results, s.name).exists()}
+    todo = set(chosen)
+    for s in reversed(plan):
+        if s.name in todo: todo |= {d for d in s.deps if d not in finished_at}
+    return todo, finished_at
+
 def main_report(argv: list[str]|None = None) -> int:
     "`culnig report`: see `report_parser`."
     a = report_parser().parse_args(argv)
     countries, steps = _split(a.countries), _split(a.steps)
+    a.out = a.out or (PUBLISH_DIRS[0] if a.publish else RUN_DIR)
+    a.figures = a.figures or (PUBLISH_DIRS[1] if a.publish else str(Path(RUN_DIR)/'figures'))
+    extras = ['methods'] if a.methods else []
     if a.list:
         slug = model_slug(a.model)
         results = Path(a.out)/slug/'results'
-        plan = plan_steps(a.model, a.preset, countries, results, Path(a.figures)/slug, a.notebooks, ['methods'] if a.methods else [])
-        fin = {s.name: json.loads(_marker(results, s.name).read_text())['finished_at'] for s in plan if _marker(results, s.name).exists()}
-        for s in plan: print(f"{s.name:40s} {step_state(s, results, fin)}")
+        extras += [w for w in (steps or []) if any(e.opt_in and e.name == w for e in EXPERIMENTS)]
+        plan = plan_steps(a.model, a.preset, countries, results, Path(a.figures)/slug, a.notebooks, extras)
+        todo, fin = _todo(plan, results, steps)
+        for s in plan:
+            if s.name in todo: print(f"{s.name:40s} {step_state(s, results, fin)}")
         return 0
+    check_inputs(a.model, a.preset, countries)          # before any kernel starts or any folder is made
+    print(f"culnig report: writing to {a.out}/ and {a.figures}/" + (' (published reports)' if a.publish else
+          ' (a run folder; `culnig report --publish` or `make publish` refreshes the committed reports/)'))
     run_report(a.model, a.preset, countries, a.out, a.figures, rerun=a.rerun, steps=steps, notebooks=a.notebooks,
-               progress=not a.no_progress, extras=['methods'] if a.methods else [])
+               progress=not a.no_progress, extras=extras)
     return 0

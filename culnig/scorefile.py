@@ -162,16 +162,13 @@ class Scores:
 
 # %% ../nbs/04_scorefile.ipynb #ff82f1e2
 def _atomic_write(path: Path, write):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp'); os.close(fd)
-    try:
-        write(tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
+    from culnig.core import atomic_write
+    atomic_write(path, write)          # through a temporary file, then mode 0644 (less the umask) like every other result
 
 def _save(self: Scores, path: str | Path, overwrite: bool = False) -> Path:
     "Write `scores.safetensors` and `scores.json` into folder `path`; refuse to replace results unless `overwrite`."
     from safetensors.torch import save_file
-    path = prepare_output(path, overwrite=overwrite)
+    path = prepare_output(path, overwrite=overwrite, results=[SCORES_FILE, META_FILE])
     hashes = self.tensor_hashes()
     meta = dict(self.meta, format=FORMAT_NAME, format_version=FORMAT_VERSION,
                 tensors={k: dict(shape=list(t.shape), dtype='float32', sha256=hashes[k]) for k, t in self.tensors.items()})
@@ -194,10 +191,17 @@ def load_scores(path: str | Path, verify: bool = False) -> Scores:
     if not path.is_dir():
         raise ScoreFileMissing(f"No score folder at {path}. Write one with `culnig score ... --out {path}`, "
                                f"or import the original code's *_max_scores.json with `import_original`.")
+    if (path/'items.parquet').is_file() or (path/'finetune.json').is_file():
+        what = 'an evaluation folder (written by `culnig evaluate`)' if (path/'items.parquet').is_file() else 'a fine-tuning results folder'
+        raise ScoreFileMissing(f"{path} is {what}, not a score folder. Give the folder `culnig score --out` wrote "
+                               f"(it holds {SCORES_FILE} and {META_FILE}).")
     for f in (META_FILE, SCORES_FILE):
         if not (path/f).is_file():
-            raise ScoreFileMissing(f"{path} is not a complete score folder: {f} is missing "
-                                   f"(was `culnig score` interrupted? rerun it with --resume).")
+            ckpts = sorted(p.name for p in path.glob('scoring_checkpoint*.safetensors'))
+            if ckpts:
+                raise ScoreFileMissing(f"{path} holds an unfinished scoring run ({ckpts[0]}), not scores yet: finish it with "
+                                       f"`culnig score ... --out {path} --resume` (the same arguments as before).")
+            raise ScoreFileMissing(f"{path} is not a score folder: {f} is missing. Write one with `culnig score ... --out {path}`.")
     try: meta = json.loads((path/META_FILE).read_text())
     except json.JSONDecodeError as e: raise ScoreFileError(f"{path/META_FILE} is not valid JSON ({e}).") from None
     _need(isinstance(meta, dict) and meta.get('format', FORMAT_NAME) == FORMAT_NAME,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_scoring.ipynb #438fb9e4
 from __future__ import annotations
-import argparse, json, os, time
+import argparse, json, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -15,13 +15,14 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
                          progress, run_metadata, sha256_file, sha256_json)
 from .sites import SITE_NAMES, find_sites
 from .scorefile import Scores, load_scores, import_original, score_key
+from .data import LIMIT_HELP
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'DEFAULT_DATASETS', 'label_token_id', 'adds_special_tokens',
            'encode_records', 'plan_batches', 'left_pad', 'pad_token_id', 'frozen_weights', 'embeddings_require_grad',
-           'attribution_pass', 'Workspace', 'max_token_scores', 'sample_scores', 'accumulate', 'is_control',
-           'score_prompts', 'reference_scores', 'assert_scores_close', 'score_parser', 'main_score', 'load_scores',
-           'import_original', 'Scores']
+           'attribution_pass', 'Workspace', 'max_token_scores', 'sample_scores', 'accumulate',
+           'non_embedding_parameters', 'planned_work', 'is_control', 'score_prompts', 'reference_scores',
+           'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
 # %% ../nbs/05_scoring.ipynb #1cc553ce
 def label_token_id(tokenizer, label) -> tuple[int, bool]:
@@ -186,14 +187,42 @@ def _save_checkpoint(path: Path, acc: dict, state: dict):
     os.replace(tmp, path)
 
 def _load_checkpoint(path: Path) -> tuple[dict, dict]:
-    from safetensors import safe_open
-    with safe_open(str(path), framework='pt') as f:
-        state = json.loads(f.metadata()['state'])
-        acc = {k: f.get_tensor(k) for k in f.keys()}
+    from safetensors import safe_open, SafetensorError
+    try:
+        with safe_open(str(path), framework='pt') as f:
+            state = json.loads(f.metadata()['state'])
+            acc = {k: f.get_tensor(k) for k in f.keys()}
+        if not isinstance(state, dict) or not {'fingerprint', 'batches_done', 'sum_p'} <= set(state): raise ValueError('no state')
+    except (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise CulnigError(f"The scoring checkpoint {path} is damaged ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'unreadable'}); "
+                          "it cannot be resumed. Rerun with --overwrite (instead of --resume) to start again.") from None
     return acc, state
 
 # %% ../nbs/05_scoring.ipynb #41d6ab43
 DEFAULT_BATCH_TOKENS = 1024
+
+# Effective FLOP/s per CPU thread measured by bench/cost.py on the default model (2-core AMD EPYC, float32): scoring reached
+# 26.8 GFLOP per CPU-second, evaluation 60.5 (README, "Measured cost per token"); on a GPU, 30% of an H100's 989 TFLOP/s bf16 peak.
+_RATES = {('score', 'cpu'): 26.8e9, ('evaluate', 'cpu'): 60.5e9, ('score', 'cuda'): 0.3 * 989e12, ('evaluate', 'cuda'): 0.3 * 989e12}
+
+def non_embedding_parameters(model) -> int:
+    "N: parameters of the decoder layers and the final norm (embeddings and LM head left out), the count the cost formula uses."
+    return sum(p.numel() for n, p in model.named_parameters() if 'embed' not in n and 'lm_head' not in n)
+
+def planned_work(model, tokenizer, records: Sequence[dict], kind: str = 'score') -> str:
+    "One line: prompts, prompt tokens and a rough time estimate on the model's device (4N FLOPs per token to score, 2N to evaluate)."
+    n_tok = sum(len(s) for s in encode_records(tokenizer, records))
+    N = non_embedding_parameters(model)
+    device = next(model.parameters()).device
+    if device.type == 'cuda': rate, where = _RATES[(kind, 'cuda')], f'{torch.cuda.get_device_name(device)} (assuming 30% of an H100 bf16 peak)'
+    else:
+        threads = max(1, min(torch.get_num_threads(), os.cpu_count() or 1))
+        rate, where = _RATES[(kind, 'cpu')] * threads, f'this CPU with {threads} torch thread(s), at the rate measured by bench/cost.py'
+    secs = n_tok * (4 if kind == 'score' else 2) * N / rate
+    est = f'{secs:.0f} s' if secs < 120 else f'{secs / 60:.0f} min' if secs < 7200 else f'{secs / 3600:.1f} h'
+    hint = ' A GPU is advisable for this size (see the README, "On GPUs").' if secs > 3 * 3600 and device.type != 'cuda' else ''
+    return (f"planned: {len(records):,} prompts, {n_tok:,} prompt tokens ({n_tok / max(1, len(records)):.0f} per prompt); "
+            f"roughly {est} on {where} (a rough estimate: a busy machine takes longer).{hint}")
 
 def is_control(dataset: str, control=None) -> bool:
     "Is `dataset` a control dataset? By default: its name ends with 'control'."
@@ -402,19 +431,19 @@ def _build_records(args, tokenizer) -> tuple[list[dict], dict]:
         hashes = {path.name: sha256_file(path)}
         side = path.with_name(path.name + '.meta.json')   # written by `culnig prompts`: the benchmark files' hashes
         if side.exists(): hashes.update(json.loads(side.read_text()).get('data_hashes') or {})
-        if args.countries: records = [r for r in records if r.get('country') in set(args.countries)]
-        if args.limit_per_country:
-            seen, kept = {}, []
-            for r in records:
-                k = (r.get('dataset'), r.get('country'))
-                if seen.get(k, 0) < args.limit_per_country: kept.append(r); seen[k] = seen.get(k, 0) + 1
-            records = kept
+        if args.countries:
+            from culnig.core import check_country
+            present = list(dict.fromkeys(str(r.get('country')) for r in records))
+            wanted = {check_country(c, present) for c in args.countries}     # any case or alias; a country the file lacks is refused
+            records = [r for r in records if str(r.get('country')) in wanted]
+        records = data.limit_items(records, args.limit_per_country)
         return records, hashes
     records, hashes = [], {}
+    from culnig.core import match_country
     for d in args.datasets:
         countries = args.countries or _DATASET_COUNTRIES.get(d)
         if args.countries and d in _DATASET_COUNTRIES:
-            countries = [c for c in args.countries if c in _DATASET_COUNTRIES[d]]
+            countries = [m for m in (match_country(c, _DATASET_COUNTRIES[d]) for c in args.countries) if m]
             if not countries: continue
         kw = dict(split=args.split, countries=list(countries) if countries else None, limit_per_country=args.limit_per_country)
         records += data.build_prompts(d, tokenizer, **kw)
@@ -436,7 +465,7 @@ def score_parser() -> argparse.ArgumentParser:
     ap.add_argument('--prompts', help='score the records of this JSONL file (from `culnig prompts`) instead of --datasets')
     ap.add_argument('--out', required=True, help='output folder')
     ap.add_argument('--countries', nargs='+', help='only these countries (default: 16 BLEnD countries; CountryRC: the 8 targets)')
-    ap.add_argument('--limit-per-country', type=int, help='at most N prompts per dataset and country (quick runs)')
+    ap.add_argument('--limit-per-country', type=int, help=LIMIT_HELP + ' (quick runs)')
     ap.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: all five)')
     ap.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS, help='tokens per batch incl. padding (default: %(default)s)')
     ap.add_argument('--max-batch-size', type=int, help='at most this many prompts per batch')
@@ -455,6 +484,13 @@ def main_score(argv: list[str] | None = None) -> int:
     args = score_parser().parse_args(argv)
     if args.prompts and args.datasets:
         raise CulnigError("Give either --prompts (a file from `culnig prompts`) or --datasets, not both.")
+    if args.countries is not None:
+        args.countries = [c.strip() for x in args.countries for c in x.split(',') if c.strip()]
+        if not args.countries: raise UnknownName("--countries was given without a country name; leave it out for the defaults.")
+    for opt, v in (('--batch-tokens', args.batch_tokens), ('--max-batch-size', args.max_batch_size), ('--limit-per-country', args.limit_per_country)):
+        if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
+    if not args.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {args.checkpoint_minutes}.")
+    if args.prompts: from culnig.data import read_jsonl; read_jsonl(args.prompts)      # a bad prompt file fails before the model loads
     if not args.prompts: args.datasets = args.datasets or list(DEFAULT_DATASETS)
     out = Path(args.out)
     from culnig.models import load_model, resolve_device
@@ -465,7 +501,8 @@ def main_score(argv: list[str] | None = None) -> int:
     if args.resume and not args.overwrite and (out/'scores.json').exists() and not checkpoint_files(ckpt):
         if is_main(): print(f"{out} already holds finished scores; nothing to resume (use --overwrite to recompute).")
         return 0
-    prepare_output(out, overwrite=args.overwrite, resume=args.resume)
+    prepare_output(out, overwrite=args.overwrite, resume=args.resume, results=['scores.json', 'scores.safetensors'],
+                   checkpoints=[CHECKPOINT_FILE], create=False)          # refuse now; the folder is made once the prompts are known
     barrier()
     if args.overwrite and not args.resume and is_main():
         for f in checkpoint_files(ckpt): f.unlink()
@@ -473,18 +510,30 @@ def main_score(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, args.dtype) if args.dtype else None
     model, tokenizer = load_model(args.model, dtype=dtype, device=device, device_map=args.device_map)
     records, hashes = _build_records(args, tokenizer)
-    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split.")
+    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split; nothing was written.")
+    if is_main(): out.mkdir(parents=True, exist_ok=True)
     control = None if args.control is None else list(args.control)
     source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=args.split)
     if is_main():
         print(f"scoring {len(records)} prompts of {', '.join(dict.fromkeys(r['dataset'] for r in records))} "
               f"with {args.model} into {out}" + (" (resuming)" if args.resume and checkpoint_files(ckpt) else ''))
-    scores = score_distributed(model, tokenizer, records, sites=args.sites, batch_tokens=args.batch_tokens,
-                           max_batch_size=args.max_batch_size, pad_as_zero=args.pad_as_zero, control=control,
-                           checkpoint=ckpt, checkpoint_every=args.checkpoint_minutes * 60, resume=args.resume,
-                           extra_meta=dict(params=dict(source=source, limit_per_country=args.limit_per_country,
-                                                       countries_arg=args.countries),
-                                           data_hashes=hashes))
+        print(planned_work(model, tokenizer, records, 'score'), flush=True)
+    seen = dict(batches=0, total=None)
+    def note(done, total): seen.update(batches=done, total=total)
+    try:
+        scores = score_distributed(model, tokenizer, records, sites=args.sites, batch_tokens=args.batch_tokens,
+                               max_batch_size=args.max_batch_size, pad_as_zero=args.pad_as_zero, control=control,
+                               checkpoint=ckpt, checkpoint_every=args.checkpoint_minutes * 60, resume=args.resume, callback=note,
+                               extra_meta=dict(params=dict(source=source, limit_per_country=args.limit_per_country,
+                                                           countries_arg=args.countries),
+                                               data_hashes=hashes))
+    except KeyboardInterrupt:
+        from culnig.core import Interrupted
+        import shlex
+        kept = (f"{seen['batches']} of {seen['total']} batches are kept" if seen['total'] else 'no batch had finished yet')
+        again = ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else ['score', *argv]) if x not in ('--resume', '--overwrite'))
+        raise Interrupted(f"scoring stopped; {kept} in the checkpoint {ckpt}. Resume with the same arguments and --resume:\n"
+                          f"    culnig {again} --resume") from None
     if is_main(): scores.save(out, overwrite=True)
     barrier()                                     # the result is written before any rank drops its checkpoint
     for f in checkpoint_files(ckpt, own=True): f.unlink()

@@ -15,10 +15,11 @@ from .scorefile import Scores, ScoreFileError, ScoreFileMissing, load_scores, im
 from .neuronset import NeuronSet, NeuronSetError, CANONICAL_SITES
 
 # %% auto #0
-__all__ = ['FORWARD_ORDER', 'MLP_SITES', 'ATTN_SITES', 'SELECTION_SITES', 'TIE_BREAK', 'CRC_DATASET', 'SelectionError',
-           'single_threaded', 'control_of', 'Pool', 'top_in_order', 'n_top', 'identification_datasets',
-           'select_general', 'select_specific', 'select_specific_all', 'select_random', 'set_name', 'site_counts',
-           'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'select_parser', 'main_select']
+__all__ = ['FORWARD_ORDER', 'MLP_SITES', 'ATTN_SITES', 'SELECTION_SITES', 'TIE_BREAK', 'CRC_DATASET', 'MAX_SEEDS', 'MAX_SHARE',
+           'SelectionError', 'single_threaded', 'control_of', 'Pool', 'top_in_order', 'n_top',
+           'identification_datasets', 'select_general', 'select_specific', 'select_specific_all', 'select_random',
+           'set_name', 'site_counts', 'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'share', 'select_parser',
+           'main_select']
 
 # %% ../nbs/07_selection.ipynb #5ea418d0
 FORWARD_ORDER = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj')
@@ -373,19 +374,47 @@ def open_scores(path: str | Path) -> Scores:
     sc.path = p
     return sc
 
-def parse_seeds(text: str) -> list[int]:
-    "`'0-9'` → 0..9; `'0,3,5-6'` → [0, 3, 5, 6]."
+MAX_SEEDS = 1000
+MAX_SHARE = 0.10          # a threshold above this share of its pool needs --allow-large (--t-mlp 1 would be 100%, not 1%)
+
+def parse_seeds(text: str, max_seeds: int = MAX_SEEDS) -> list[int]:
+    "`'0-9'` → 0..9; `'0,3,5-6'` → [0, 3, 5, 6]; an empty, reversed or huge range is refused."
     out = []
     for part in str(text).split(','):
         m = re.fullmatch(r'\s*(\d+)\s*(?:-\s*(\d+)\s*)?', part)
         if not m: raise SelectionError(f"cannot read seeds {text!r}: use a range like 0-9 or a list like 0,3,5.")
         a, b = int(m[1]), int(m[2] or m[1])
+        if b < a: raise SelectionError(f"seeds {part.strip()!r} is an empty range (it ends before it starts); did you mean {b}-{a}?")
+        if b - a + 1 > max_seeds or len(out) + b - a + 1 > max_seeds:
+            raise SelectionError(f"seeds {text!r} asks for more than {max_seeds} random sets (one file each); give a smaller range such as 0-9.")
         out += list(range(a, b + 1))
     return list(dict.fromkeys(out))
+
+def share(name: str):
+    "An argparse type for a threshold: a fraction (`0.01`) or a percentage (`1%`) of its pool (see `culnig.core.parse_fraction`)."
+    from culnig.core import parse_fraction
+    def parse(text):
+        try: return parse_fraction(text, name)
+        except CulnigError as e: raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = 'share'
+    return parse
+
+def _check_shares(a, names) -> None:
+    "Refuse a threshold above MAX_SHARE of its pool unless --allow-large (the '1 means 100%' mistake)."
+    big = [f"{n} {getattr(a, n.lstrip('-').replace('-', '_')):g} (= {100 * getattr(a, n.lstrip('-').replace('-', '_')):g}%)"
+           for n in names if getattr(a, n.lstrip('-').replace('-', '_')) > MAX_SHARE]
+    if big and not a.allow_large:
+        raise SelectionError(f"{', '.join(big)} of the pool: thresholds are shares, 0.01 or 1% meaning one per cent. A share above "
+                             f"{MAX_SHARE:.0%} is refused unless you pass --allow-large.")
 
 def _common(p):
     p.add_argument('--scores', required=True, help='score folder (culnig score --out) or folder of original *_max_scores.json')
     p.add_argument('--overwrite', action='store_true', help='replace existing output files')
+
+_SHARE = 'a share of the pool: a fraction (0.01) or a percentage (1%%)'
+
+def _large(p):
+    p.add_argument('--allow-large', action='store_true', help=f'accept a threshold above {MAX_SHARE * 100:.0f}%% of its pool')
 
 def _filters(p, z=False):
     p.add_argument('--datasets', nargs='+', default=None, help='identification datasets (default: every dataset with its control)')
@@ -399,26 +428,59 @@ def select_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest='what', required=True)
     g = sub.add_parser('general', help='culture-general neurons'); _common(g); _filters(g)
     g.add_argument('--out', required=True, help='output JSON file')
-    g.add_argument('--t-mlp', type=float, default=0.01); g.add_argument('--t-attn', type=float, default=0.002)
-    g.add_argument('--r-mlp', type=float, default=0.01); g.add_argument('--r-attn', type=float, default=0.01)
+    g.add_argument('--t-mlp', type=share('--t-mlp'), default=0.01, help=f'top share of the MLP (gate_proj) pool kept, {_SHARE} (default: 1%%)')
+    g.add_argument('--t-attn', type=share('--t-attn'), default=0.002, help=f'top share of the attention (q/k/v) pool kept, {_SHARE} (default: 0.2%%)')
+    g.add_argument('--r-mlp', type=share('--r-mlp'), default=0.01, help=f'CountryRC top share of the MLP pool removed, {_SHARE} (default: 1%%)')
+    g.add_argument('--r-attn', type=share('--r-attn'), default=0.01, help=f'CountryRC top share of the attention pool removed, {_SHARE} (default: 1%%)')
+    _large(g)
     s = sub.add_parser('specific', help='culture-specific neurons, one file per country'); _common(s); _filters(s, z=True)
     who = s.add_mutually_exclusive_group(required=True)
     who.add_argument('--country', nargs='+', help='one or more countries (paper names, e.g. "South Korea")')
     who.add_argument('--all', action='store_true', help="the paper's 8 target countries")
     s.add_argument('--out', required=True, help='output folder')
-    s.add_argument('--t', type=float, default=0.003); s.add_argument('--r', type=float, default=0.01)
-    s.add_argument('--z', type=float, default=0.5)
+    s.add_argument('--t', type=share('--t'), default=0.003, help=f'top share of the gate+q/k/v pool kept by the country\'s score, {_SHARE} (default: 0.3%%)')
+    s.add_argument('--r', type=share('--r'), default=0.01, help=f'CountryRC top share of the pool removed, {_SHARE} (default: 1%%)')
+    s.add_argument('--z', type=float, default=0.5, help='keep candidates whose z-score across countries is at least this (standard deviations; default: 0.5)')
+    _large(s)
     r = sub.add_parser('random', help='random baseline sets'); _common(r)
     n = r.add_mutually_exclusive_group(required=True)
-    n.add_argument('--count', type=int, help='neurons per set'); n.add_argument('--like', help='match the size of this neuron-set file')
-    r.add_argument('--seeds', default='0-9'); r.add_argument('--out', required=True, help='output folder')
+    n.add_argument('--count', type=int, help='neurons per set (a whole number ≥ 1)'); n.add_argument('--like', help='match the size of this neuron-set file')
+    r.add_argument('--seeds', default='0-9', help=f'seeds, one set (file) each: a range 0-9 or a list 0,3,5 (at most {MAX_SEEDS}; default: 0-9)')
+    r.add_argument('--out', required=True, help='output folder')
     m = sub.add_parser('summary', help='counts per site and layer, fraction of scored neurons, Jaccard overlaps')
     m.add_argument('files', nargs='+'); m.add_argument('--scores', default=None, help='score folder giving the layout (optional)')
     m.add_argument('--layers', action='store_true', help='also print per-layer counts of each set')
     return p
 
+def _report_table(rows) -> str:
+    "The sets written, one line each: file, neurons per site, total, and the selection's counts (pool, candidates, removed)."
+    short = {'self_attn.q_proj': 'q', 'self_attn.k_proj': 'k', 'self_attn.v_proj': 'v', 'mlp.gate_proj': 'gate', 'mlp.up_proj': 'up'}
+    lines = []
+    for ns, path in rows:
+        c = ns.counts()
+        per_site = ' '.join(f"{short.get(s, s)} {c.get(s, 0)}" for s in SELECTION_SITES)
+        stats = ns.params.get('counts') or {}
+        if stats and all(isinstance(v, dict) for v in stats.values()):   # general: per pool
+            extra = '; '.join(f"{k}: {v.get('kept')} of {v.get('candidates')} candidates in a pool of {v.get('pool')}"
+                              + (f", {v['removed_crc']} removed by CountryRC" if v.get('removed_crc') else '') for k, v in stats.items())
+        elif stats:
+            extra = (f"{stats.get('kept')} of {stats.get('candidates')} candidates in a pool of {stats.get('pool')}; removed: "
+                     f"CountryRC {stats.get('removed_crc', 0)}, z-score {stats.get('removed_z', 0)}")
+        else: extra = f"seed {ns.params.get('seed')}" if 'seed' in (ns.params or {}) else ''
+        lines.append((str(path), str(len(ns)), per_site, extra))
+    w = [max(len(h), *(len(r[i]) for r in lines)) for i, h in enumerate(('file', 'neurons', 'per site'))]
+    out = [f"{'file':<{w[0]}}  {'neurons':>{w[1]}}  {'per site':<{w[2]}}  selection"]
+    out += [f"{p:<{w[0]}}  {n:>{w[1]}}  {s:<{w[2]}}  {e}" for p, n, s, e in lines]
+    return '\n'.join(out)
+
 def _report(ns: NeuronSet, path) -> None:
-    print(f"{path}: {len(ns)} neurons {ns.counts()} {ns.params.get('counts', '')}")
+    print(_report_table([(ns, path)]))
+
+def _refuse_empty(sets) -> None:
+    empty = [str(p) for ns, p in sets if not len(ns)]
+    if empty:
+        raise SelectionError(f"the thresholds select no neurons for {', '.join(empty)}; nothing was written. Raise --t/--t-mlp/"
+                             "--t-attn, or relax the filters (--no-z-filter, a lower --z, --no-crc-filter).")
 
 def main_select(argv: list[str] | None = None) -> int:
     "`culnig select general|specific|random|summary ...`"
@@ -439,24 +501,39 @@ def main_select(argv: list[str] | None = None) -> int:
                 for name, ns in sets.items(): print(f'\n{name}: neurons per layer'); print(layer_counts(ns).to_string())
             if len(sets) > 1: print('\nJaccard overlap:'); print(jaccard(sets).to_string(float_format=lambda v: f'{v:.3f}'))
         return 0
+    if a.what == 'random':
+        if a.count is not None and a.count < 1: raise SelectionError(f"--count must be at least 1; got {a.count}.")
+        seeds = parse_seeds(a.seeds)
+    if a.what == 'general': _check_shares(a, ['--t-mlp', '--t-attn', '--r-mlp', '--r-attn'])
+    if a.what == 'specific':
+        _check_shares(a, ['--t', '--r'])
+        if not math.isfinite(a.z): raise SelectionError(f"--z must be a number of standard deviations; got {a.z}.")
     scores = open_scores(a.scores)
     if a.what == 'random':
         like = NeuronSet.load(a.like) if a.like else None
-        seeds = parse_seeds(a.seeds)
+        if like is not None and not len(like): raise SelectionError(f"{a.like} holds no neurons; a random set of its size would be empty.")
         paths = [prepare_output(Path(a.out)/f'random_seed{s}.json', overwrite=a.overwrite, is_file=True) for s in seeds]
+        rows = []
         for s, path in zip(seeds, paths):
-            ns = select_random(scores, a.count, s, like=like); ns.save(path, overwrite=True); _report(ns, path)
+            ns = select_random(scores, a.count, s, like=like); ns.save(path, overwrite=True); rows.append((ns, path))
+        print(_report_table(rows))
         return 0
     common = dict(datasets=a.datasets, control=not a.no_control, crc=None if a.no_crc_filter else a.crc_dataset)
     if a.what == 'general':
         path = prepare_output(a.out, overwrite=a.overwrite, is_file=True)
         ns = select_general(scores, t_mlp=a.t_mlp, t_attn=a.t_attn, r_mlp=a.r_mlp, r_attn=a.r_attn, **common)
+        _refuse_empty([(ns, path)])
         ns.save(path, overwrite=True); _report(ns, path)
         return 0
-    countries = list(TARGET_COUNTRIES) if a.all else a.country
-    for c in countries: scores.country_index(c)
+    from culnig.core import check_country
+    countries = list(TARGET_COUNTRIES) if a.all else [check_country(c, scores.countries) for c in a.country]
+    if not a.no_z_filter:
+        K = len(_data_countries(scores, identification_datasets(scores, a.datasets, not a.no_control, common['crc'])))
+        if K > 1 and a.z > math.sqrt(K - 1):
+            raise SelectionError(f"--z {a.z:g} selects nothing: with {K} countries a z-score is at most √{K - 1} = {math.sqrt(K - 1):.2f}.")
     paths = [prepare_output(Path(a.out)/f"specific_{c.replace(' ', '')}.json", overwrite=a.overwrite, is_file=True) for c in countries]
-    for c, path in zip(countries, paths):
-        ns = select_specific(scores, c, t=a.t, r=a.r, z=None if a.no_z_filter else a.z, **common)
-        ns.save(path, overwrite=True); _report(ns, path)
+    sets = [(select_specific(scores, c, t=a.t, r=a.r, z=None if a.no_z_filter else a.z, **common), path) for c, path in zip(countries, paths)]
+    _refuse_empty(sets)
+    for ns, path in sets: ns.save(path, overwrite=True)
+    print(_report_table(sets))
     return 0

@@ -22,7 +22,7 @@ def tiny(tmp_path_factory):
     model.save_pretrained(d/'model'); tok.save_pretrained(d/'model')
     entries = [dict(module_name='mlp.gate_proj', layer_idx=l, neuron_idx=n, attribute_score=1.0)
                for l, k in ((1, 6), (2, 4), (3, 1)) for n in range(k)]
-    (d/'general.json').write_text(json.dumps(dict(model_name='tiny', kind='general', top_neurons=entries)))
+    (d/'general.json').write_text(json.dumps(dict(model_name='model', kind='general', top_neurons=entries)))
     return d
 
 def test_finetune_cli_writes_the_comparison(tiny, tmp_path):

@@ -96,11 +96,11 @@ def test_runner_failure_names_notebook_and_cell(dummy):
     assert (tmp/'reports'/'m'/'results'/'.steps'/'identify.json').exists()          # the finished step before it is kept
 
 
-def test_cli_failure_is_one_clear_line(dummy, capsys):
+def test_cli_failure_is_one_clear_line(dummy, capsys, tiny_dir):
     tmp, nbs = dummy
     _nb(nbs/'identify.ipynb', "raise RuntimeError('nope')\n")
     from culnig.cli import main
-    rc = main(['report', '--model', 'm', '--preset', 'tiny', '--out', str(tmp/'reports'), '--figures', str(tmp/'figures'),
+    rc = main(['report', '--model', str(tiny_dir), '--preset', 'tiny', '--out', str(tmp/'reports'), '--figures', str(tmp/'figures'),
                '--notebooks', str(nbs), '--no-progress'])
     err = capsys.readouterr().err
     assert rc == 2 and "step 'identify' failed" in err and 'RuntimeError: nope' in err

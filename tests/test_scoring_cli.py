@@ -9,7 +9,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ['CULNIG_PROGRESS'] = '0'
 
 import culnig.scoring as scoring
-from culnig.core import OutputExists, CulnigError
+from culnig.core import OutputExists, CulnigError, Interrupted
 from culnig.scoring import main_score, score_prompts, load_scores, CHECKPOINT_FILE
 
 
@@ -77,7 +77,7 @@ def test_interrupted_run_resumes_to_identical_tensors(setup, tmp_path, monkeypat
         return real(*a, **k)
     monkeypatch.setattr(scoring, 'attribution_pass', flaky)
     out = tmp_path/'out'
-    with pytest.raises(KeyboardInterrupt): main_score(_args(root, prompts, out, '--checkpoint-minutes', '60'))
+    with pytest.raises(Interrupted): main_score(_args(root, prompts, out, '--checkpoint-minutes', '60'))
     assert (out/CHECKPOINT_FILE).exists() and not (out/'scores.json').exists()
     _, state = scoring._load_checkpoint(out/CHECKPOINT_FILE)
     assert state['batches_done'] == 2
@@ -94,7 +94,7 @@ def test_checkpoint_of_other_prompts_is_refused(setup, tmp_path, monkeypatch):
     real = scoring.attribution_pass
     def stop(*a, **k): raise KeyboardInterrupt
     monkeypatch.setattr(scoring, 'attribution_pass', stop)
-    with pytest.raises(KeyboardInterrupt): main_score(_args(root, prompts, out, '--checkpoint-minutes', '0'))
+    with pytest.raises(Interrupted): main_score(_args(root, prompts, out, '--checkpoint-minutes', '0'))
     monkeypatch.setattr(scoring, 'attribution_pass', real)
     assert (out/CHECKPOINT_FILE).exists()
     with pytest.raises(CulnigError, match='different run'):
