@@ -853,10 +853,14 @@ def main_prompts(argv: list[str] | None = None) -> int:
     p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
     p.add_argument('--blend-mc', default=None, choices=BLEND_MC_RULES,
                    help="BLEnD rebuild: 'fill' the questions short of distractors (default; $CULNIG_BLEND_MC) or 'leave-out' them")
+    p.add_argument('--data-source', default=None, choices=['local', 'datasets'],
+                   help="where a file missing from the data root comes from: 'local' (nowhere; default) or 'datasets' "
+                        "(the Hugging Face datasets cache; $CULNIG_DATA_SOURCE)")
     p.add_argument('--allow-data-mismatch', action='store_true',
                    help='read data files that differ from the data card (sha256 / record count) with a warning instead of an error')
     a = p.parse_args(argv)
     if a.allow_data_mismatch: os.environ['CULNIG_DATA_MISMATCH'] = 'warn'
+    if a.data_source: os.environ['CULNIG_DATA_SOURCE'] = a.data_source
     rule = blend_mc_rule(a.blend_mc)
     names = _split_list([a.dataset])
     for n in names: get_dataset(n)
@@ -894,7 +898,7 @@ def main_prompts(argv: list[str] | None = None) -> int:
     if any(n in CONTROL_OF or n in CONTROL_OF.values() for n in names):
         mc = blend_mc(root=a.root, rule=rule)
         rep = blend_report(records, mc)
-        print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled {len(mc.filled)}, "
-              f"left out (k<3) {len(mc.left_out)}")
+        print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled (k<3) {len(mc.filled)}, "
+              f"left out {len(mc.left_out)}; records with filled options: {sum(bool(r.get('filled_options')) for r in records)}")
         if len(rep): print(rep.to_string())
     return 0

@@ -17,7 +17,7 @@ __all__ = ['BLEND_HF', 'BLEND_GH', 'BLEND_GH_2024_06', 'CULNIG_GH', 'CULNIG_REF'
            'FETCH_GROUPS', 'MISMATCH_ENV', 'MISMATCH_POLICIES', 'BAD_STATUSES', 'HUB_WRITERS', 'SOURCE_ENV', 'DataFile',
            'data_card_entry', 'count_records', 'file_sha256', 'read_manifest', 'DataFileMismatch', 'mismatch_policy',
            'inspect_file', 'verify_data_file', 'templates_from_paper_code', 'github_get', 'hub_rows', 'hub_file',
-           'download_bytes', 'fetch_data', 'check_data', 'format_table', 'data_source', 'from_datasets',
+           'download_bytes', 'fetch_data', 'fetch_file', 'check_data', 'format_table', 'data_source', 'from_datasets',
            'resolve_data_file', 'main_data']
 
 # %% ../nbs/03a_datacard.ipynb #1805edd9
@@ -389,35 +389,44 @@ def fetch_data(root=None, groups=None, overwrite: bool = False, revision=None, l
     root = Path(root).expanduser().resolve() if root is not None else data_root()
     groups = list(FETCH_GROUPS) if not groups else list(dict.fromkeys(groups))
     unknown = [g for g in groups if g not in FETCH_GROUPS]
-    if unknown: raise CulnigError(f"Unknown dataset(s) {unknown} for 'culnig data fetch'; choose from {', '.join(FETCH_GROUPS)}.")
+    if unknown:
+        import difflib
+        close = [m for u in unknown for m in difflib.get_close_matches(u, FETCH_GROUPS, n=1)]
+        raise CulnigError(f"Unknown dataset(s) {', '.join(map(repr, unknown))} for 'culnig data fetch'." +
+                          (f" Did you mean {', '.join(map(repr, close))}?" if close else '') + f" Choose from {', '.join(FETCH_GROUPS)}.")
     results, manifest = [], {}
     for entry in (e for e in DATA_FILES.values() if e.benchmark in groups):
-        dest = root/entry.rel
-        if entry.fetch[0] == 'manual':
-            st = 'present' if dest.exists() else 'missing'
-            results.append(dict(rel=entry.rel, status=f'{st}; not downloadable', note=f'obtain it yourself: {entry.source}')); continue
-        if dest.exists() and not overwrite:
-            info = inspect_file(entry.rel, dest, root)
-            if info['status'] not in BAD_STATUSES:
-                results.append(dict(rel=entry.rel, status='kept (already present)', note=info['status'])); continue
-            results.append(dict(rel=entry.rel, status='kept (differs; --overwrite replaces it)', note=info['status'])); continue
-        try: data = download_bytes(entry, revision if entry.fetch[0] == 'hf_file' else None)
-        except CulnigError as e:
-            results.append(dict(rel=entry.rel, status='failed', note=str(e))); log(f'  {entry.rel}: failed: {e}'); continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + '.part'); tmp.write_bytes(data)
-        n = count_records(tmp, entry.count)
-        if entry.records is not None and n != entry.records:
-            tmp.unlink()
-            results.append(dict(rel=entry.rel, status='failed', note=f'{n} records, expected {entry.records}; not written')); continue
-        tmp.replace(dest)
-        sha = sha256_file(dest)
-        manifest[entry.rel] = dict(sha256=sha, records=n, source=entry.source, fetched=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        note = 'the reference copy' if sha == entry.sha256 else ('no reference hash' if entry.sha256 is None else 'differs from the reference copy (another release?)')
-        results.append(dict(rel=entry.rel, status='downloaded', note=f'{n} records; {note}'))
-        log(f'  {entry.rel}: downloaded, {n} records ({note})')
+        res, man = fetch_file(entry, root, overwrite=overwrite, revision=revision)
+        results.append(res)
+        if man: manifest[entry.rel] = man
+        if res['status'] in ('downloaded', 'failed'): log(f"  {entry.rel}: {res['status']}: {res['note']}")
     if manifest: _write_manifest(root, manifest)
     return results
+
+def fetch_file(entry: DataFile, root: Path, overwrite: bool = False, revision=None) -> tuple[dict, dict | None]:
+    "Download one file into `root` (through a `.part` file, record count checked): (result, manifest entry or None)."
+    dest = root/entry.rel
+    if entry.fetch[0] == 'manual':
+        st = 'present' if dest.exists() else 'missing'
+        return dict(rel=entry.rel, status=f'{st}; not downloadable', note=f'obtain it yourself: {entry.source}'), None
+    if dest.exists() and not overwrite:
+        info = inspect_file(entry.rel, dest, root)
+        st = 'kept (already present)' if info['status'] not in BAD_STATUSES else 'kept (differs; --overwrite replaces it)'
+        return dict(rel=entry.rel, status=st, note=info['status']), None
+    try: data = download_bytes(entry, revision if entry.fetch[0] == 'hf_file' else None)
+    except CulnigError as e: return dict(rel=entry.rel, status='failed', note=str(e)), None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + '.part'); tmp.write_bytes(data)
+    n = count_records(tmp, entry.count)
+    if entry.records is not None and n != entry.records:
+        tmp.unlink()
+        return dict(rel=entry.rel, status='failed', note=f'{n} records, expected {entry.records}; not written'), None
+    tmp.replace(dest)
+    sha = sha256_file(dest)
+    note = ('the reference copy' if sha == entry.sha256 else
+            'no reference hash' if entry.sha256 is None else 'differs from the reference copy (another release?)')
+    return (dict(rel=entry.rel, status='downloaded', note=f'{n} records; {note}'),
+            dict(sha256=sha, records=n, source=entry.source, fetched=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
 
 # %% ../nbs/03a_datacard.ipynb #68836fe4
 def check_data(root=None) -> list[dict]:
@@ -468,15 +477,17 @@ def data_source() -> str:
     return v
 
 def from_datasets(rel: str) -> Path | None:
-    """The file `rel` built from the `datasets` cache (or hub) into `cache_dir('datasets-files')`, with the writer `culnig data
-    fetch` uses, so that the same reader builds the records; None when the file has no `datasets` source."""
+    """The file `rel` built from the `datasets` cache (or, for BLEnD's files, the `huggingface_hub` cache) into
+    `cache_dir('datasets-files')`, with the writer `culnig data fetch` uses, so that the same reader builds the records;
+    None when the file has no hub source or could not be loaded."""
     entry = data_card_entry(rel)
-    if entry is None or entry.fetch[0] != 'hf_dataset': return None
+    if entry is None or entry.fetch[0] not in ('hf_dataset', 'hf_file'): return None
     root = cache_dir('datasets-files')
     dest = root/rel
     if not dest.exists() or rel not in read_manifest(root):
-        fetch_data(root, [entry.benchmark], overwrite=True, log=lambda *a: None)
-        if not dest.exists(): return None
+        res, man = fetch_file(entry, root, overwrite=True)
+        if man is None: return None
+        _write_manifest(root, {rel: man})
     return dest
 
 def resolve_data_file(rel: str, root=None) -> Path:
@@ -489,7 +500,8 @@ def resolve_data_file(rel: str, root=None) -> Path:
         if alt is None:
             entry = data_card_entry(rel)
             hint = (f"\n'culnig data fetch --datasets {entry.benchmark}' downloads it" + (
-                    f"; or set {SOURCE_ENV}=datasets to read it from the Hugging Face datasets cache" if entry.fetch[0] == 'hf_dataset' else '')
+                    f"; or set {SOURCE_ENV}=datasets to read it from the Hugging Face datasets cache"
+                    if entry.fetch[0] in ('hf_dataset', 'hf_file') else '')
                     + '.') if entry and entry.fetch[0] != 'manual' else ''
             raise DataFileMissing(str(e) + hint) from None
         verify_data_file(rel, alt, alt.parents[len(Path(rel).parts) - 1])

@@ -157,6 +157,9 @@ def test_datasets_cache_as_a_source(tmp_path, clients, monkeypatch):
     n = len(clients)
     assert build_prompts('qnli', root=empty, limit_per_country=3)      # the second time: from the materialised cache
     assert len(clients) == n
+    # BLEnD's files come from the huggingface_hub cache the same way
+    assert build_prompts('blend_saq', root=empty, countries=['UK']) == build_prompts('blend_saq', countries=['UK'])
+    assert (tmp_path/'cache/datasets-files/blend/annotations/UK_data.json').exists()
 
 
 def test_cli_check_and_truncated_file(tmp_path):
@@ -183,3 +186,16 @@ def test_cli_check_and_truncated_file(tmp_path):
     r = subprocess.run([*CULNIG, 'prompts', '--dataset', 'culturalbench', '--model', 'none', '--root', str(root), '--out', str(out),
                         '--allow-data-mismatch'], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0 and 'does not match' in r.stderr and out.exists()
+
+
+def test_fetch_command(tmp_path, clients, capsys):
+    root = tmp_path/'data'
+    assert datacard.main_data(['fetch', '--datasets', 'countryrc,templates', '--root', str(root)]) == 0
+    out = capsys.readouterr().out
+    assert 'countryrc/data.json' in out and '2 downloaded, 0 failed' in out and (root/datacard.MANIFEST).exists()
+    assert datacard.main_data(['fetch', '--datasets', 'qnli', '--root', str(root)]) == 1            # the short train split
+    assert 'expected 104743' in capsys.readouterr().out
+    with pytest.raises(datacard.CulnigError, match="Did you mean 'culturalbench'"):
+        datacard.main_data(['fetch', '--datasets', 'culturalbenc', '--root', str(root)])
+    assert datacard.main_data(['check', '--root', str(root)]) == 0
+    assert 'countryrc/data.json' in capsys.readouterr().out
