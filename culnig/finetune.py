@@ -462,7 +462,7 @@ class FinetuneResult:
         from culnig.report import save_json
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         if (out/'finetune.json').exists() and not overwrite:
-            raise OutputExists(f"{out} already holds fine-tuning results; pass overwrite=True (--overwrite) or another folder.")
+            raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
         self.items.to_parquet(out/'items.parquet', index=False)
         self.paired.to_csv(out/'paired.csv', index=False)
         self.figure7().to_csv(out/'figure7.csv', index=False)
@@ -646,7 +646,7 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--dataset', required=True, choices=NLU_TRAIN_DATASETS, help='NLU benchmark to train on')
     p.add_argument('--k', type=int, default=None, help='layers per run (default: round(7/48 x layers), the paper proportion)')
     p.add_argument('--mode', nargs='+', default=None, choices=LAYER_MODES, help='layer choices to run (default: all three)')
-    p.add_argument('--seeds', nargs='+', type=int, default=None, help='seeds of the random layer choices')
+    p.add_argument('--seeds', nargs='+', default=None, help='seeds of the random layer choices: 0 1 2, or a range 0-2 as in `culnig select random`')
     p.add_argument('--budget', default='quick', choices=list(FINETUNE_BUDGETS), help='training budget (see culnig.finetune.FINETUNE_BUDGETS)')
     p.add_argument('--preset', default=None, help='report preset giving the evaluation sizes (default: same name as --budget)')
     p.add_argument('--max-steps', type=int, default=None, help='optimiser steps per run (overrides the budget)')
@@ -667,6 +667,9 @@ def main_finetune(argv: list[str] | None = None) -> int:
     from culnig.report import model_slug
     from culnig.core import cache_dir
     a = finetune_parser().parse_args(argv)
+    if a.seeds is not None:
+        from culnig.selection import parse_seeds
+        a.seeds = list(dict.fromkeys(s for x in a.seeds for s in parse_seeds(x)))
     out = Path(a.out)
     if a.resume and not a.overwrite and (out/'finetune.json').exists() and not (out/CHECKPOINT_DIR).exists():
         print(f"{out} already holds finished fine-tuning results; nothing to resume (use --overwrite to run again)."); return 0

@@ -578,7 +578,8 @@ def methods_parser() -> argparse.ArgumentParser:
     sp.add_argument('--prompts', help='score the records of this JSONL file (from `culnig prompts`) instead of --datasets')
     sp.add_argument('--out', required=True, help='output folder')
     sp.add_argument('--countries', nargs='+', help='only these countries')
-    sp.add_argument('--limit-per-country', type=int, help='at most N prompts per dataset and country')
+    from culnig.data import LIMIT_HELP
+    sp.add_argument('--limit-per-country', type=int, help=LIMIT_HELP)
     sp.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: gate, q, k, v)')
     sp.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS, help='tokens per batch incl. padding (default: %(default)s)')
     sp.add_argument('--steps', type=int, help="integration points of 'ig' (default: 16)")
@@ -616,7 +617,7 @@ def main_methods(argv: list[str] | None = None) -> int:
     if args.sites: params['sites'] = list(args.sites)
     if args.steps is not None: params['steps'] = args.steps
     if 'batch_tokens' in m.defaults(): params.setdefault('batch_tokens', args.batch_tokens)
-    out = prepare_output(Path(args.out), overwrite=args.overwrite)
+    out = prepare_output(Path(args.out), overwrite=args.overwrite, results=['scores.json', 'scores.safetensors'])
     from culnig.models import load_model
     model, tokenizer = load_model(args.model, dtype=getattr(torch, args.dtype) if args.dtype else None, device=args.device)
     records, hashes = _build_records(args, tokenizer)

@@ -141,14 +141,14 @@ def test_sigterm_in_a_real_process(world, tiny_dir, tmp_path):
     import time
     t0 = time.time()
     while time.time() - t0 < 120 and p.poll() is None:                   # wait until the command is under way
-        if (tmp_path/'s').exists(): break
+        if list((tmp_path/'s').glob('scoring_checkpoint*')): break    # a batch has finished
         time.sleep(0.05)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=120)
     if p.returncode == 0: pytest.skip('the run finished before the signal arrived')
     assert p.returncode == 128 + signal.SIGTERM and 'Traceback' not in err and 'SIGTERM' in err and '--resume' in err, err
-    from culnig.scoring import CHECKPOINT_FILE
-    assert (tmp_path/'s'/CHECKPOINT_FILE).exists()
+    from culnig.scoring import CHECKPOINT_FILE, load_scores
+    assert (tmp_path/'s'/CHECKPOINT_FILE).exists() and not (tmp_path/'s'/'scores.json').exists()
 
 
 # ---- 3. thresholds -----------------------------------------------------------------------------------------------------------
@@ -385,3 +385,33 @@ def test_no_traceback_for_any_bad_input(world, tiny_dir, tmp_path):
     with ThreadPoolExecutor(4) as pool:                                    # the processes mostly wait on imports: overlap them
         for args, r in pool.map(run, cases):
             assert r.returncode != 0 and 'Traceback' not in r.stdout + r.stderr, (args, r.stderr[-2000:])
+
+
+@needs_data
+def test_sigterm_during_finetune_keeps_finished_runs_and_resume_finishes(tmp_path, capsys, monkeypatch):
+    "`culnig finetune` stopped by SIGTERM in its second run keeps the baseline and the first run; --resume trains only the rest."
+    import culnig.finetune as ft
+    from culnig.testing import tiny_model
+    model, tok = tiny_model('llama', num_hidden_layers=4)
+    model.save_pretrained(tmp_path/'model'); tok.save_pretrained(tmp_path/'model')
+    top = [dict(module_name='mlp.gate_proj', layer_idx=l, neuron_idx=n, attribute_score=1.0) for l, k in ((1, 6), (2, 4), (3, 1)) for n in range(k)]
+    (tmp_path/'general.json').write_text(json.dumps(dict(model_name='model', kind='general', top_neurons=top)))
+    args = ['finetune', '--model', tmp_path/'model', '--neurons', tmp_path/'general.json', '--dataset', 'mrpc', '--budget', 'tiny',
+            '--mode', 'most', 'least', '--out', tmp_path/'out']
+    real, calls = ft.train, []
+    def term(*a, **k):
+        calls.append(1)
+        if len(calls) == 2: os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+    monkeypatch.setattr(ft, 'train', term)
+    rc, out, err = cli(capsys, *args)
+    assert rc == 128 + signal.SIGTERM and 'finished runs are kept' in err and '--resume' in err, err
+    assert (tmp_path/'out'/ft.CHECKPOINT_DIR/'most.parquet').exists() and not (tmp_path/'out'/'finetune.json').exists()
+    rc, _, err = cli(capsys, *args)
+    assert rc == 2 and '--resume' in err                                 # an unfinished run is never silently restarted
+    calls.clear()
+    rc, out, err = cli(capsys, *args, '--resume')
+    assert rc == 0, err
+    assert len(calls) == 1 and 'resuming' in out                         # only 'least' was trained again
+    meta = json.loads((tmp_path/'out'/'finetune.json').read_text())
+    assert [r['name'] for r in meta['runs']] == ['most', 'least'] and not (tmp_path/'out'/ft.CHECKPOINT_DIR).exists()
