@@ -64,6 +64,9 @@ def output_text(outputs) -> str:
             elif any(k.startswith('image/') for k in d): parts.append('<figure>')
         elif t == 'error': parts.append(f"{o.get('ename')}: {o.get('evalue')}")
     s = '\n'.join(p.rstrip('\n') for p in parts)
+    data = os.environ.get('CULNIG_DATA')
+    for path, name in ((data, '<data root>'), (str(ROOT), '<repo>'), (str(Path.home()), '~')):
+        if path and len(path) > 1: s = s.replace(path, name)      # machine-specific paths are not drift
     for rx, rep in VOLATILE: s = rx.sub(rep, s)
     return s.strip()
 
@@ -365,7 +368,7 @@ def cmd_site(args):
         print(f'docs: mkdocs wrote no {SITE/"index.html"}', file=sys.stderr); return 1
     add_mathjax(SITE)
     print(f'docs: site written to {SITE} in {time.time() - t0:.0f} s: open {SITE/"index.html"} '
-          f'or run `python -m http.server -d {os.path.relpath(SITE)}`')
+          f'or run `python -m http.server -d {os.path.relpath(SITE) if SITE.is_relative_to(Path.cwd()) else SITE}`')
     return 0
 
 def main(argv=None):
