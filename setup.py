@@ -28,8 +28,11 @@ setuptools.setup(
     data_files=[('share/culnig/experiments', sorted(p.relative_to(here).as_posix() for p in (here/'nbs'/'experiments').glob('*.ipynb')))],
     python_requires='>=' + cfg['min_python'],
     install_requires=_reqs('requirements'),
-    extras_require={'report': _reqs('report_requirements'), 'dev': _reqs('dev_requirements') + _reqs('report_requirements')},
+    extras_require={'report': _reqs('report_requirements'), 'lmeval': _reqs('lmeval_requirements'),
+                    'dev': _reqs('dev_requirements') + _reqs('report_requirements') + _reqs('lmeval_requirements')},
     entry_points={'console_scripts': cfg['console_scripts'].split(),
+                  # read by lm-eval releases with entry-point model discovery (its PR #4013); 0.4.13 needs `culnig lmeval run`
+                  'lm_eval.models': ['culnig = culnig.lmeval:CulnigLM'],
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
     classifiers=['Programming Language :: Python :: 3', 'Intended Audience :: Science/Research'],   # licence: `license` above
