@@ -34,6 +34,8 @@ setuptools.setup(
     install_requires=_reqs('requirements'),
     extras_require=extras,
     entry_points={'console_scripts': cfg['console_scripts'].split(),
+                  # read by lm-eval releases with entry-point model discovery (its PR #4013); 0.4.13 needs `culnig lmeval run`
+                  'lm_eval.models': ['culnig = culnig.lmeval:CulnigLM'],
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
     classifiers=['Programming Language :: Python :: 3', 'Intended Audience :: Science/Research'],   # licence: `license` above

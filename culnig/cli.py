@@ -18,6 +18,7 @@ COMMANDS = {
     'methods':  ('culnig.methods',    'main_methods',  'other neuron-identification methods (LAPE, activation difference, integrated gradients)'),
     'finetune': ('culnig.finetune',   'main_finetune', 'fine-tune chosen modules on NLU data and measure cultural change'),
     'report':   ('culnig.report',     'main_report',   'run the experiment notebooks with papermill (executed notebooks + figures)'),
+    'lmeval':   ('culnig.lmeval',     'main_lmeval',   "lm-evaluation-harness bridge: culnig's benchmarks as lm-eval tasks, lm-eval runs with neurons suppressed/enhanced"),
 }
 
 def usage() -> str:

@@ -13,7 +13,7 @@ from .core import CulnigError, UnknownName, cache_dir, sha256_file
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'EmbeddedModel', 'ModelNotInstalled', 'ModelUnavailable', 'embedded_gguf',
            'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf', 'resolve', 'resolve_device', 'load_tokenizer',
-           'load_config', 'load_model', 'model_status', 'main_models']
+           'load_config', 'load_model', 'model_source', 'model_status', 'main_models']
 
 # %% ../nbs/01_models.ipynb #db2b0673
 DEFAULT_MODEL = 'smollm2-135m-instruct'
@@ -347,6 +347,12 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
                 device=str(device), model_class=type(model).__name__)
     model.culnig_info = info
     return model, tok
+
+# %% ../nbs/01_models.ipynb #6f3310eb
+def model_source(name_or_path) -> tuple[str, dict]:
+    "`(folder or 'org/name[@rev]', provenance)`: what `AutoModelForCausalLM.from_pretrained` loads for `name_or_path` (embedded and GGUF models converted once)."
+    src, info = _source_folder(name_or_path)
+    return str(src), info
 
 # %% ../nbs/01_models.ipynb #68478862
 def model_status() -> list[dict]:
