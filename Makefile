@@ -29,6 +29,7 @@ help:
 	@echo "make export  - nbdev_export + nbdev_clean after editing nbs/"
 	@echo "make docs    - execute nbs/*.ipynb (outputs saved into them), then render the site into _docs/"
 	@echo "make site    - render _docs/ from the notebooks as committed (no execution)"
+	@echo "make test-docs - build the site and check it in headless Chromium (screenshots: tests/artifacts/docs/)"
 
 $(VENV)/.installed: setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -222,3 +222,16 @@ def test_site_is_self_contained(site):
         for nb in (ROOT/'reports'/model).glob('*.ipynb'):
             assert (site/'reports'/model/f'{nb.stem}.html').exists(), nb
     assert (site/'data.html').exists() and (site/'api'/'core.html').exists()
+
+
+def test_every_internal_link_of_every_page_resolves(site):
+    "Static check of all pages (the browser test opens a few): each relative href/src names a file of the site."
+    attr = re.compile(r'''\b(?:href|src)=["']([^"'#?]+)[^"']*["']''')
+    bad = []
+    for f in site.rglob('*.html'):
+        for target in set(attr.findall(f.read_text(encoding='utf-8', errors='replace'))):
+            if re.match(r'^[a-z][a-z0-9+.-]*:|^//', target, re.I) or target.startswith('/'): continue
+            t = (f.parent/unquote(target)).resolve()
+            if t.is_dir(): t = t/'index.html'
+            if not t.exists(): bad.append(f'{f.relative_to(site)} -> {target}')
+    assert not bad, f'{len(bad)} broken links, e.g. {bad[:10]}'
