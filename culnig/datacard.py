@@ -27,7 +27,7 @@ class DataFile:
     rel: str                       # path under the data root
     benchmark: str                 # `culnig data fetch --datasets` group
     source: str                    # the public source, in words
-    fetch: tuple                   # ('hf_file', repo, path) | ('hf_dataset', repo, config, split, writer) | ('github', repo, ref, path) | ('templates',) | ('manual',)
+    fetch: tuple                   # ('hf_file', repo, path[, GitHub repo with the same path]) | ('hf_dataset', repo, config, split, writer) | ('github', repo, ref, path) | ('templates',) | ('manual',)
     sha256: str | None             # of the reference copy the data card lists; None: not recorded
     records: int | None            # records in it (see `count_records`); None: not recorded
     count: str                     # how records are counted: json_keys, json_items, csv_rows, jsonl_lines, tsv_rows
@@ -108,8 +108,8 @@ def _blend_files() -> list[DataFile]:
         for c in PAPER_COUNTRIES:
             s = blend_name(c)
             rel = f'blend/{folder}/{name.format(s)}'
-            out.append(DataFile(rel, 'blend', f'HF dataset {BLEND_HF}, data/{folder}/{name.format(s)}',
-                                ('hf_file', BLEND_HF, f'data/{folder}/{name.format(s)}'), *table[s], cnt, without,
+            out.append(DataFile(rel, 'blend', f'HF dataset {BLEND_HF}, data/{folder}/{name.format(s)} (else GitHub {BLEND_GH})',
+                                ('hf_file', BLEND_HF, f'data/{folder}/{name.format(s)}', BLEND_GH), *table[s], cnt, without,
                                 group=f'blend/{folder}/{name.format("{Country}")}'))
     return out
 
@@ -379,7 +379,12 @@ def hub_file(repo: str, path: str, revision=None) -> Path:
 def download_bytes(entry: DataFile, revision=None) -> bytes:
     "The file's bytes, in the data card's layout, from its public source."
     kind = entry.fetch[0]
-    if kind == 'hf_file': return hub_file(entry.fetch[1], entry.fetch[2], revision).read_bytes()
+    if kind == 'hf_file':
+        try: return hub_file(entry.fetch[1], entry.fetch[2], revision).read_bytes()
+        except CulnigError as e:                   # the same file in the dataset's GitHub repository (main), when it has one
+            if len(entry.fetch) < 4: raise
+            try: return github_get(entry.fetch[3], 'main', entry.fetch[2])
+            except CulnigError as e2: raise CulnigError(f'{e} Nor from GitHub: {e2}') from e2
     if kind == 'hf_dataset':
         _, repo, config, split, writer = entry.fetch
         return HUB_WRITERS[writer](hub_rows(repo, config, split)).encode('utf-8')
