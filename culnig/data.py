@@ -272,8 +272,8 @@ BLEND_MC_RULES = ('fill', 'leave-out')
 FILLED = 'filled'                                  # the choice_countries entry of a filled option
 
 def blend_mc_rule(rule: str | None = None) -> str:
-    "The rule for questions with k < 3: `rule`, else `$CULNIG_BLEND_MC`, else 'fill'."
-    r = (rule or os.environ.get('CULNIG_BLEND_MC') or 'fill').strip().lower().replace('_', '-')
+    "The rule for questions with k < 3: `rule`, default 'fill'."
+    r = (rule or 'fill').strip().lower().replace('_', '-')
     if r not in BLEND_MC_RULES: raise UnknownName(f"Unknown BLEnD multiple-choice rule {r!r}; use 'fill' or 'leave-out'.")
     return r
 
@@ -852,7 +852,7 @@ def main_prompts(argv: list[str] | None = None) -> int:
     p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
     p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
     p.add_argument('--blend-mc', default=None, choices=BLEND_MC_RULES,
-                   help="BLEnD rebuild: 'fill' the questions short of distractors (default; $CULNIG_BLEND_MC) or 'leave-out' them")
+                   help="BLEnD rebuild: 'fill' the questions short of distractors (default) or 'leave-out' them (the earlier rule)")
     p.add_argument('--data-source', default=None, choices=['local', 'datasets'],
                    help="where a file missing from the data root comes from: 'local' (nowhere; default) or 'datasets' "
                         "(the Hugging Face datasets cache; $CULNIG_DATA_SOURCE)")

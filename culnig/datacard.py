@@ -15,10 +15,10 @@ from .core import (CulnigError, DataFileMissing, PAPER_COUNTRIES, blend_name, ca
 # %% auto #0
 __all__ = ['BLEND_HF', 'BLEND_GH', 'BLEND_GH_2024_06', 'CULNIG_GH', 'CULNIG_REF', 'WVB_GH', 'WVB_REF', 'MANIFEST', 'DATA_FILES',
            'FETCH_GROUPS', 'MISMATCH_ENV', 'MISMATCH_POLICIES', 'BAD_STATUSES', 'HUB_WRITERS', 'SOURCE_ENV', 'DataFile',
-           'data_card_entry', 'count_records', 'file_sha256', 'read_manifest', 'DataFileMismatch', 'mismatch_policy',
-           'inspect_file', 'verify_data_file', 'templates_from_paper_code', 'github_get', 'hub_rows', 'hub_file',
-           'download_bytes', 'fetch_data', 'fetch_file', 'check_data', 'format_table', 'data_source', 'from_datasets',
-           'resolve_data_file', 'main_data']
+           'data_card_entry', 'count_records', 'file_sha256', 'cached_count', 'read_manifest', 'DataFileMismatch',
+           'mismatch_policy', 'inspect_file', 'verify_data_file', 'templates_from_paper_code', 'github_get', 'hub_rows',
+           'hub_file', 'download_bytes', 'fetch_data', 'fetch_file', 'check_data', 'format_table', 'data_source',
+           'from_datasets', 'resolve_data_file', 'main_data']
 
 # %% ../nbs/03a_datacard.ipynb #1805edd9
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class DataFile:
     rel: str                       # path under the data root
     benchmark: str                 # `culnig data fetch --datasets` group
     source: str                    # the public source, in words
-    fetch: tuple                   # ('hf_file', repo, path) | ('hf_dataset', repo, config, split, writer) | ('github', repo, ref, path) | ('templates',) | ('manual',)
+    fetch: tuple                   # ('hf_file', repo, path[, GitHub repo with the same path]) | ('hf_dataset', repo, config, split, writer) | ('github', repo, ref, path) | ('templates',) | ('manual',)
     sha256: str | None             # of the reference copy the data card lists; None: not recorded
     records: int | None            # records in it (see `count_records`); None: not recorded
     count: str                     # how records are counted: json_keys, json_items, csv_rows, jsonl_lines, tsv_rows
@@ -108,8 +108,8 @@ def _blend_files() -> list[DataFile]:
         for c in PAPER_COUNTRIES:
             s = blend_name(c)
             rel = f'blend/{folder}/{name.format(s)}'
-            out.append(DataFile(rel, 'blend', f'HF dataset {BLEND_HF}, data/{folder}/{name.format(s)}',
-                                ('hf_file', BLEND_HF, f'data/{folder}/{name.format(s)}'), *table[s], cnt, without,
+            out.append(DataFile(rel, 'blend', f'HF dataset {BLEND_HF}, data/{folder}/{name.format(s)} (else GitHub {BLEND_GH})',
+                                ('hf_file', BLEND_HF, f'data/{folder}/{name.format(s)}', BLEND_GH), *table[s], cnt, without,
                                 group=f'blend/{folder}/{name.format("{Country}")}'))
     return out
 
@@ -199,6 +199,18 @@ def file_sha256(path) -> str:
     _HASHES[key] = (*stamp, h)
     return h
 
+_COUNTS: dict = {}                 # (str(path), how) -> (mtime_ns, size, records)
+
+def cached_count(path, how: str) -> int:
+    "`count_records`, computed once per process while the file's mtime and size stay the same."
+    p = Path(path); st = p.stat()
+    key, stamp = (str(p.resolve()), how), (st.st_mtime_ns, st.st_size)
+    hit = _COUNTS.get(key)
+    if hit and hit[:2] == stamp: return hit[2]
+    n = count_records(p, how)
+    _COUNTS[key] = (*stamp, n)
+    return n
+
 def read_manifest(root) -> dict:
     "`{relative path: entry}` of the manifest `culnig data fetch` wrote in `root` (empty without one)."
     p = Path(root)/MANIFEST
@@ -234,7 +246,7 @@ def inspect_file(rel: str, path, root=None) -> dict:
         out['status'] = 'ok' if entry and sha == entry.sha256 else 'ok (fetched; not the reference copy)'
         out['records'] = out['expected_records'] if sha == (entry.sha256 if entry else None) else (fetched or {}).get('records')
         return out
-    try: out['records'] = count_records(p, entry.count) if entry else None
+    try: out['records'] = cached_count(p, entry.count) if entry else None
     except (ValueError, UnicodeDecodeError, OSError, csv.Error): out['records'] = None
     if entry is None or (not known and entry.records is None): out['status'] = 'present (no recorded hash)'
     elif entry.records is not None and out['records'] != entry.records: out['status'] = 'records differ'
@@ -367,7 +379,12 @@ def hub_file(repo: str, path: str, revision=None) -> Path:
 def download_bytes(entry: DataFile, revision=None) -> bytes:
     "The file's bytes, in the data card's layout, from its public source."
     kind = entry.fetch[0]
-    if kind == 'hf_file': return hub_file(entry.fetch[1], entry.fetch[2], revision).read_bytes()
+    if kind == 'hf_file':
+        try: return hub_file(entry.fetch[1], entry.fetch[2], revision).read_bytes()
+        except CulnigError as e:                   # the same file in the dataset's GitHub repository (main), when it has one
+            if len(entry.fetch) < 4: raise
+            try: return github_get(entry.fetch[3], 'main', entry.fetch[2])
+            except CulnigError as e2: raise CulnigError(f'{e} Nor from GitHub: {e2}') from e2
     if kind == 'hf_dataset':
         _, repo, config, split, writer = entry.fetch
         return HUB_WRITERS[writer](hub_rows(repo, config, split)).encode('utf-8')

@@ -35,8 +35,9 @@ def hub(tmp_path_factory):
     h = tmp_path_factory.mktemp('hub')
     bl = h/'hf/nayeon212/BLEnD/data'
     for kind, name in (('annotations', '{}_data.json'), ('questions', '{}_questions.csv'), ('prompts', '{}_prompts.csv')):
-        (bl/kind).mkdir(parents=True)
-        for s in STEMS: shutil.copy(REF/'blend'/kind/name.format(s), bl/kind/name.format(s))
+        d = bl/kind if kind != 'prompts' else h/'gh'/datacard.BLEND_GH/'main/data/prompts'     # prompts: only on GitHub
+        d.mkdir(parents=True)
+        for s in STEMS: shutil.copy(REF/'blend'/kind/name.format(s), d/name.format(s))
     (bl/'mc_questions_hf').mkdir()
     (bl/'mc_questions_hf/mc_questions_file_v1.1.json').write_text(json.dumps([dict(
         MCQID='Al-en-06_0', ID='Al-en-06', country='US', prompt='p', choices=json.dumps(dict(A='a', B='b', C='c', D='d')),
