@@ -86,6 +86,15 @@ def test_bad_input_fails_before_evaluation(tiny_dir, neuron_files, tasks_dir, tm
 
 def test_generated_tasks_agree_item_by_item_on_default_model(tasks_dir):
     "culnig's correct_restricted and lm-eval's acc: the same predictions, p(gold) equal to float rounding."
+    # the embedded model's name works as `pretrained`; without neurons it is lm-eval's hf model on the converted folder, exactly
+    from lm_eval.api.instance import Instance
+    from culnig.models import model_source
+    doc = L.read_docs(tasks_dir, 'culnig_qnli', 1)[0]
+    reqs = [Instance('loglikelihood', {}, (doc['text'], c), i) for i, c in enumerate(doc['choices'])]
+    lm, ours = _lls('culnig', 'pretrained=smollm2-135m-instruct', reqs)
+    _, plain = _lls('hf', f'pretrained={model_source("smollm2-135m-instruct")[0]}', reqs)
+    assert ours == plain and lm.culnig['model']['name'] == 'smollm2-135m-instruct'
+    del lm
     for task in ('culnig_blend', 'culnig_qnli'):
         table = L.cross_check(tasks_dir, task, limit=4)
         a = L.agreement(table)
