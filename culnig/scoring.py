@@ -345,7 +345,11 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
                     save_state(); last_save = time.monotonic()
                 if callback is not None: callback(done, len(batches))
     except BaseException:
-        if consistent: save_state()   # keep the finished batches (never a half-added one)
+        if consistent:                # keep the finished batches (never a half-added one)
+            try: save_state()
+            except Exception as e:    # e.g. the output folder was removed meanwhile: say so, and stop with the first cause
+                import sys
+                print(f"culnig: could not write the checkpoint {ckpt}: {type(e).__name__}: {e}", file=sys.stderr)
         raise
     finally:
         bar.close()

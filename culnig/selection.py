@@ -527,6 +527,7 @@ def main_select(argv: list[str] | None = None) -> int:
         return 0
     from culnig.core import check_country
     countries = list(TARGET_COUNTRIES) if a.all else [check_country(c, scores.countries) for c in a.country]
+    for c in countries: scores.country_index(c)         # a country the scores lack fails before any folder is made
     if not a.no_z_filter:
         K = len(_data_countries(scores, identification_datasets(scores, a.datasets, not a.no_control, common['crc'])))
         if K > 1 and a.z > math.sqrt(K - 1):

@@ -140,7 +140,7 @@ def test_sigterm_in_a_real_process(world, tiny_dir, tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     import time
     t0 = time.time()
-    while time.time() - t0 < 120 and p.poll() is None:                   # wait until the command is under way
+    while time.time() - t0 < 600 and p.poll() is None:                   # wait until the command is under way
         if list((tmp_path/'s').glob('scoring_checkpoint*')): break    # a batch has finished
         time.sleep(0.05)
     p.send_signal(signal.SIGTERM)

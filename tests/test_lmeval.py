@@ -86,6 +86,15 @@ def test_bad_input_fails_before_evaluation(tiny_dir, neuron_files, tasks_dir, tm
 
 def test_generated_tasks_agree_item_by_item_on_default_model(tasks_dir):
     "culnig's correct_restricted and lm-eval's acc: the same predictions, p(gold) equal to float rounding."
+    # the embedded model's name works as `pretrained`; without neurons it is lm-eval's hf model on the converted folder, exactly
+    from lm_eval.api.instance import Instance
+    from culnig.models import model_source
+    doc = L.read_docs(tasks_dir, 'culnig_qnli', 1)[0]
+    reqs = [Instance('loglikelihood', {}, (doc['text'], c), i) for i, c in enumerate(doc['choices'])]
+    lm, ours = _lls('culnig', 'pretrained=smollm2-135m-instruct', reqs)
+    _, plain = _lls('hf', f'pretrained={model_source("smollm2-135m-instruct")[0]}', reqs)
+    assert ours == plain and lm.culnig['model']['name'] == 'smollm2-135m-instruct'
+    del lm
     for task in ('culnig_blend', 'culnig_qnli'):
         table = L.cross_check(tasks_dir, task, limit=4)
         a = L.agreement(table)
@@ -94,8 +103,11 @@ def test_generated_tasks_agree_item_by_item_on_default_model(tasks_dir):
         assert a['max_abs_diff_p_gold'] < 1e-4
 
 
-def test_cli_tasks_and_lm_eval_entry_point(tiny_dir, neuron_files, tmp_path):
-    "`culnig lmeval tasks` writes loadable tasks; `culnig lmeval run` is lm-eval's own CLI with the culnig model registered."
+def test_cli_tasks_and_lm_eval_entry_point(tmp_path):
+    "`culnig lmeval tasks` writes loadable tasks; `culnig lmeval run` is lm-eval's own CLI with the culnig model registered (default model, --limit)."
+    for name, site, n in (('a', 'mlp.up_proj', 10), ('b', 'self_attn.v_proj', 8)):       # sets that fit smollm2-135m-instruct
+        NeuronSet(kind='custom', model_name='smollm2-135m-instruct',
+                  top_neurons=[dict(module_name=site, layer_idx=3, neuron_idx=i) for i in range(n)]).save(tmp_path/f'{name}.json')
     out = tmp_path/'tasks'
     assert main(['lmeval', 'tasks', '--out', str(out), '--datasets', 'mrpc', '--limit-per-country', '1']) == 0
     assert main(['lmeval', 'tasks', '--out', str(out), '--datasets', 'mrpc']) == 2            # exists: needs --overwrite
@@ -103,7 +115,7 @@ def test_cli_tasks_and_lm_eval_entry_point(tiny_dir, neuron_files, tmp_path):
     assert man['tasks']['culnig_mrpc']['n_docs'] == 4 and man['tasks']['culnig_mrpc']['data_files']
     res = tmp_path/'res'
     r = subprocess.run([*CULNIG, 'lmeval', 'run', '--model', 'culnig', '--model_args',
-                        f'pretrained={tiny_dir},neurons={neuron_files}/half.json,neurons={neuron_files}/gate.json,operation=suppress',
+                        f'pretrained=smollm2-135m-instruct,neurons={tmp_path}/a.json,neurons={tmp_path}/b.json,operation=suppress',
                         '--include_path', str(out), '--tasks', 'culnig_mrpc', '--limit', '2', '--batch_size', '2',
                         '--device', 'cpu', '--output_path', str(res)], capture_output=True, text=True, env=ENV)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -112,4 +124,5 @@ def test_cli_tasks_and_lm_eval_entry_point(tiny_dir, neuron_files, tmp_path):
     got = json.loads(files[0].read_text())
     assert 'acc,none' in got['results']['culnig_mrpc']
     assert got['config']['model'] == 'culnig' and got['config']['model_args']['neurons'].count('.json') == 2
-    assert got['config']['culnig']['n_neurons'] == 56 and len(got['config']['culnig']['neuron_sets']) == 2
+    assert got['config']['culnig']['n_neurons'] == 18 and len(got['config']['culnig']['neuron_sets']) == 2
+    assert got['config']['culnig']['model']['name'] == 'smollm2-135m-instruct' and got['config']['culnig']['culnig_version']
