@@ -13,15 +13,18 @@ import torch
 import torch.nn.functional as F
 
 from .scoring import pad_token_id
-from .core import (CulnigError, UnknownName, OutputExists, prepare_output, progress, run_metadata,
+from .core import (CulnigError, DataFileMissing, UnknownName, OutputExists, prepare_output, progress, run_metadata,
                          sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'NLU_TRAIN_DATASETS', 'FINETUNE_BUDGETS', 'CULTURAL_EVAL', 'layer_counts',
-           'select_layers', 'finetune_modules', 'finetune_parameters', 'nlu_split', 'encode_example',
-           'training_records', 'collate', 'target_loss', 'TrainLog', 'train', 'heldout_loss', 'FinetuneBudget',
-           'get_budget', 'default_k', 'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult',
-           'plan_runs', 'run_finetune', 'finetune_parser', 'main_finetune']
+__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'ATTN_SITES', 'ATTN_MODULES', 'UNIT_KINDS', 'NLU_TRAIN_DATASETS',
+           'NLU_TRAIN_FILES', 'QNLI_TRAIN_ITEMS', 'BLEND_VALID_TOPIC', 'FINETUNE_BUDGETS', 'TRAIN_DATASETS',
+           'RUN_CHOICES', 'layer_counts', 'select_layers', 'finetune_modules', 'finetune_parameters',
+           'attention_modules', 'unit_modules', 'parse_units', 'unit_counts', 'n_parameters', 'control_units',
+           'nlu_split', 'encode_example', 'training_records', 'train_split_records', 'blend_training_records',
+           'collate', 'target_loss', 'TrainLog', 'train', 'heldout_loss', 'FinetuneBudget', 'get_budget', 'default_k',
+           'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult', 'plan_runs', 'run_finetune',
+           'finetune_parser', 'main_finetune']
 
 # %% ../nbs/11_finetune.ipynb #b904d40d
 MLP_SITES = ('mlp.gate_proj', 'mlp.up_proj')
@@ -99,6 +102,85 @@ def finetune_parameters(model, modules: Iterable[str]) -> dict[str, torch.nn.Par
         for n, p in mod.named_parameters(): out[f'{path}.{n}'] = p
     return out
 
+# %% ../nbs/11_finetune.ipynb #f4a3b417
+ATTN_SITES = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
+ATTN_MODULES = ('q_proj', 'k_proj', 'v_proj', 'qkv_proj', 'o_proj')
+UNIT_KINDS = {'mlp': None, 'attn': None, 'q': 'q_proj', 'k': 'k_proj', 'v': 'v_proj', 'o': 'o_proj'}
+
+def _sitemap(sitemap_or_model):
+    from culnig.sites import SiteMap, find_sites
+    return sitemap_or_model if isinstance(sitemap_or_model, SiteMap) else find_sites(sitemap_or_model, partial=True)
+
+def attention_modules(sitemap_or_model, layers: Iterable[int], names: Sequence[str] | None = None) -> list[str]:
+    "Module paths of the attention projections (q, k, v, o; or fused qkv and o) of each layer in `layers`, layer order."
+    sm = _sitemap(sitemap_or_model)
+    site = next((s for s in ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj') if s in sm.names), None)
+    if site is None: raise CulnigError(f"{type(sm.model).__name__} has no attention site: culnig cannot tell which modules form attention.")
+    out = []
+    for layer in sorted(set(layers)):
+        path = sm.site(site, layer).module_path.rsplit('.', 1)[0]
+        attn = sm.model.get_submodule(path)
+        have = [n for n in ATTN_MODULES if isinstance(getattr(attn, n, None), torch.nn.Module)]
+        want = have if names is None else [n for n in have if n in names or (n == 'qkv_proj' and set(names) & {'q_proj', 'k_proj', 'v_proj'})]
+        if 'o_proj' not in have or not want:
+            raise CulnigError(f"'{path}' has {have or 'none'} of {', '.join(ATTN_MODULES)}: expected q/k/v (or qkv) and o projections.")
+        out += [f'{path}.{n}' for n in want]
+    return out
+
+def unit_modules(sitemap_or_model, units: Iterable[tuple]) -> list[str]:
+    "Module paths of `units` ((kind, layer) with kind mlp, attn, q, k, v or o), in the given order, each once."
+    sm = _sitemap(sitemap_or_model)
+    out = []
+    for kind, layer in units:
+        if kind not in UNIT_KINDS: raise UnknownName(f"Unknown module kind {kind!r}; use one of {', '.join(UNIT_KINDS)}.")
+        if not 0 <= int(layer) < sm.n_layers: raise CulnigError(f"Layer {layer} does not exist: the model has layers 0..{sm.n_layers - 1}.")
+        if kind == 'mlp': mods = finetune_modules(sm, [layer])
+        else: mods = attention_modules(sm, [layer], None if kind == 'attn' else [UNIT_KINDS[kind]])
+        out += [m for m in mods if m not in out]
+    return out
+
+def parse_units(spec: Sequence[str] | str) -> list[tuple[str, int]]:
+    "Units from `KIND:LAYERS` words (`mlp:3,5`, `attn:2-4`, `q:0`), in order, duplicates dropped."
+    out = []
+    for word in ([spec] if isinstance(spec, str) else list(spec)):
+        for part in word.split():
+            kind, sep, layers = part.partition(':')
+            if not sep or kind not in UNIT_KINDS or not layers:
+                raise CulnigError(f"Cannot read {part!r}: write KIND:LAYERS with KIND one of {', '.join(UNIT_KINDS)} "
+                                  "and LAYERS like 3 or 3,5 or 2-4 (e.g. mlp:12,13 attn:2-4).")
+            for item in layers.split(','):
+                a, dash, b = item.partition('-')
+                try: rng = range(int(a), int(b) + 1) if dash else [int(a)]
+                except ValueError: raise CulnigError(f"Cannot read the layers {layers!r} of {part!r}: use numbers like 3,5 or 2-4.") from None
+                for l in rng:
+                    if (kind, l) not in out: out.append((kind, l))
+    return out
+
+def unit_counts(neuron_set, n_layers: int | None = None) -> dict[str, list[int]]:
+    "Culture-general neurons per layer at the MLP sites (`mlp`) and at the attention sites (`attn`)."
+    return dict(mlp=layer_counts(neuron_set, n_layers, MLP_SITES).tolist(), attn=layer_counts(neuron_set, n_layers, ATTN_SITES).tolist())
+
+def n_parameters(model, modules: Iterable[str]) -> int:
+    "Number of parameters in `modules`."
+    return sum(p.numel() for p in finetune_parameters(model, modules).values())
+
+# %% ../nbs/11_finetune.ipynb #ff3db0e8
+def control_units(neuron_set, sitemap_or_model, target_params: int) -> list[tuple[str, int]]:
+    "The paper's control: zero-count MLPs, then zero-count attention blocks, about `target_params` parameters in all."
+    sm = _sitemap(sitemap_or_model)
+    counts = unit_counts(neuron_set, sm.n_layers)
+    units, total = [], 0
+    for l in range(sm.n_layers):
+        if counts['mlp'][l] == 0:
+            p = n_parameters(sm.model, unit_modules(sm, [('mlp', l)]))
+            if total + p <= target_params: units.append(('mlp', l)); total += p
+    for l in range(sm.n_layers):
+        if counts['attn'][l] == 0:
+            p = n_parameters(sm.model, unit_modules(sm, [('attn', l)]))
+            if abs(total + p - target_params) < abs(total - target_params): units.append(('attn', l)); total += p
+    if not units: raise CulnigError('No module without culture-general neurons fits the parameter budget: no control can be built.')
+    return units
+
 # %% ../nbs/11_finetune.ipynb #512127df
 NLU_TRAIN_DATASETS = ('qnli', 'mrpc')
 
@@ -142,6 +224,49 @@ def training_records(dataset, tokenizer, *, part: str = 'train', eval_fraction: 
         records = [r for r in records if str(r['id']) in keep]
     if limit is not None: records = records[:limit]
     return [encode_example(r, tokenizer) for r in records]
+
+# %% ../nbs/11_finetune.ipynb #8f58bc26
+NLU_TRAIN_FILES = {'qnli': 'glue/qnli_train.tsv', 'mrpc': 'glue/mrpc_train.tsv'}
+QNLI_TRAIN_ITEMS = 10_000
+
+def _read_rows(path: Path) -> list[dict]:
+    import csv
+    with open(path, encoding='utf-8-sig', newline='') as f:
+        return list(csv.DictReader(f, delimiter='\t', quoting=csv.QUOTE_NONE))
+
+def train_split_records(dataset: str, tokenizer, root=None, n_qnli: int = QNLI_TRAIN_ITEMS) -> list[dict] | None:
+    "Prompt records of QNLI's or MRPC's training split (first template), or None when the data root does not have the file."
+    import numpy as np
+    from culnig.core import data_root
+    from culnig.data import apply_chat, load_templates, QNLI_LABELS
+    if dataset not in NLU_TRAIN_FILES: raise UnknownName(f"No training split for {dataset!r}; known: {', '.join(NLU_TRAIN_FILES)}.")
+    path = (Path(root).expanduser().resolve() if root is not None else data_root())/NLU_TRAIN_FILES[dataset]
+    if not path.is_file(): return None
+    rows = _read_rows(path)
+    tmpl = load_templates(root)['neuron_prompts'][dataset][0]
+    if dataset == 'qnli':
+        order = np.random.default_rng(42).permutation(len(rows))[:n_qnli].tolist()
+        items = [(rows[i].get('index') or str(i), tmpl.format(question=rows[i]['question'], sentence=rows[i]['sentence']),
+                  QNLI_LABELS.get(rows[i]['label'], rows[i]['label'])) for i in order]
+    else:
+        items = [(str(i), tmpl.format(sentence1=r['#1 String'], sentence2=r['#2 String']), r['Quality']) for i, r in enumerate(rows)]
+    out = []
+    for i, text, label in items:
+        if label not in ('0', '1'): raise CulnigError(f"{path}: item {i} has the label {label!r}; expected 0/1 (or entailment/not_entailment).")
+        messages = [{'role': 'user', 'content': text}]
+        t, chat_path = apply_chat(messages, tokenizer)
+        out.append(dict(dataset=dataset, id=f'train:{i}', country='', instruction_id=0, split='train', messages=messages, text=t,
+                        label=label, options=['0', '1'], chat_path=chat_path))
+    return out
+
+BLEND_VALID_TOPIC = 'Education'
+
+def blend_training_records(tokenizer, root=None, countries=None) -> dict[str, list[dict]]:
+    "BLEnD multiple choice as training data, as the paper's train.py can: {'train': identification topics, 'valid': Education}."
+    from culnig.data import build_prompts
+    train_r = build_prompts('blend', tokenizer, split='neuron', countries=countries, root=root)
+    valid = [r for r in build_prompts('blend', tokenizer, split='heldout', countries=countries, root=root) if r.get('topic') == BLEND_VALID_TOPIC]
+    return dict(train=train_r, valid=valid)
 
 # %% ../nbs/11_finetune.ipynb #aa6523a3
 def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
@@ -309,7 +434,9 @@ FINETUNE_BUDGETS = {
                                       'learning rate; most, least and two random layer sets.'),
                             max_steps=256, batch_size=1, grad_accum=1, seeds=(0, 1)),
     'paper': FinetuneBudget('paper', ("The paper's protocol: 1 epoch over the training part, batch 4 x 4 accumulation, lr 3e-5, "
-                                      'most / least / 5 random layer sets.'), seeds=(0, 1, 2, 3, 4)),
+                                      "most, its parameter-matched control of MLP and attention modules without culture-general "
+                                      'neurons, and (culnig) least / 5 random layer sets.'), seeds=(0, 1, 2, 3, 4),
+                            modes=LAYER_MODES + ('control',)),
 }
 
 def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
@@ -322,7 +449,7 @@ def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
     bad = set(overrides) - {f.name for f in dataclasses.fields(b)}
     if bad: raise UnknownName(f"Unknown budget field(s) {sorted(bad)}.")
     for m in overrides.get('modes', ()):
-        if m not in LAYER_MODES: raise UnknownName(f"Unknown layer choice {m!r}; use one of {', '.join(LAYER_MODES)}.")
+        if m not in LAYER_MODES + ('control',): raise UnknownName(f"Unknown layer choice {m!r}; use one of {', '.join(LAYER_MODES + ('control',))}.")
     return dataclasses.replace(b, **overrides)
 
 def default_k(n_layers: int) -> int:
@@ -330,19 +457,25 @@ def default_k(n_layers: int) -> int:
     return max(1, round(7 / 48 * n_layers))
 
 # %% ../nbs/11_finetune.ipynb #2ccbc0bb
-CULTURAL_EVAL = ('blend', 'culturalbench')
+TRAIN_DATASETS = NLU_TRAIN_DATASETS + ('blend',)
 
 def _nlu_records(dataset: str, tokenizer, root=None) -> list[dict]:
     from culnig.data import build_prompts
     if dataset not in NLU_TRAIN_DATASETS:
-        raise UnknownName(f"Fine-tuning data must be one of {', '.join(NLU_TRAIN_DATASETS)}; got {dataset!r}.")
+        raise UnknownName(f"Fine-tuning data must be one of {', '.join(TRAIN_DATASETS)}; got {dataset!r}.")
     return build_prompts(dataset, tokenizer, root=root)
 
-def finetune_eval_records(tokenizer, preset, nlu_records: Sequence[dict], eval_ids: Iterable[str],
-                          cultural: Sequence[str] = CULTURAL_EVAL, root=None) -> tuple[list[dict], dict]:
-    "(records, missing): held-out cultural items of the report preset and the NLU records whose id is in `eval_ids`, subsampled."
+def finetune_eval_records(tokenizer, preset, nlu_records: Sequence[dict] | None, eval_ids: Iterable[str] | None,
+                          cultural: Sequence[str] | None = None, root=None) -> tuple[list[dict], dict]:
+    """(records, missing): every cultural benchmark of the report preset (`cultural`: default `preset.cultural_datasets`) as the
+    report picks them, and the NLU records whose id is in `eval_ids`, subsampled; with `nlu_records=None` (training on BLEnD)
+    the preset's NLU benchmarks."""
     from culnig import report
+    cultural = preset.cultural_datasets if cultural is None else cultural
     cult, missing = report.evaluation_prompts(preset, tokenizer, list(cultural), root=root) if cultural else ([], {})
+    if nlu_records is None:
+        nlu, miss = report.evaluation_prompts(preset, tokenizer, list(preset.nlu_datasets), root=root)
+        return cult + nlu, {**missing, **miss}
     keep = set(map(str, eval_ids))
     nlu = [r for r in nlu_records if str(r['id']) in keep]
     one = ('country', 'id') if preset.one_template else None
@@ -479,21 +612,57 @@ class FinetuneResult:
         return f"FinetuneResult({len(self.runs)} runs: {', '.join(r['name'] for r in self.runs)}; {self.items['uid'].nunique()} items)"
 
 # %% ../nbs/11_finetune.ipynb #3f2d39c0
-def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MODES, seeds: Sequence[int] = (0,)) -> list[dict]:
-    "One dict per run (name, choice, seed, layers, cg_count): `most`, `least`, then `random` once per seed."
-    counts = layer_counts(neuron_set, n_layers)
+RUN_CHOICES = LAYER_MODES + ('control',)
+
+def _run(name, choice, seed, units, counts) -> dict:
+    layers = sorted({l for _, l in units})
+    cg = sum(counts['mlp' if kind == 'mlp' else 'attn'][l] for kind, l in units)
+    return dict(name=name, choice=choice, seed=int(seed), layers=layers, units=[list(u) for u in units], cg_count=int(cg))
+
+def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MODES, seeds: Sequence[int] = (0,), *,
+              sitemap=None, units: Sequence[tuple] | None = None) -> list[dict]:
+    """One dict per run (name, choice, seed, layers, units, cg_count): `most`, `least`, `random` once per seed (the MLPs of k
+    layers), `control` (the paper's parameter-matched control of zero-count MLP and attention modules; needs `sitemap`), and a
+    `custom` run of `units` when given."""
+    counts = unit_counts(neuron_set, n_layers)
     runs = []
     for mode in modes:
+        if mode not in RUN_CHOICES: raise UnknownName(f"Unknown layer choice {mode!r}; use one of {', '.join(RUN_CHOICES)}.")
+        if mode == 'control':
+            if sitemap is None: raise CulnigError("The control run needs the model's site map (plan_runs(..., sitemap=find_sites(model))).")
+            most = select_layers(neuron_set, k, 'most', n_layers=n_layers)
+            target = n_parameters(sitemap.model, unit_modules(sitemap, [('mlp', l) for l in most]))
+            runs.append(_run('control', 'control', -1, control_units(neuron_set, sitemap, target), counts))
+            runs[-1]['target_params'] = target
+            continue
         for seed in (seeds if mode == 'random' else (-1,)):
             layers = select_layers(neuron_set, k, mode, seed=max(seed, 0), n_layers=n_layers)
-            runs.append(dict(name=mode if seed < 0 else f'{mode}_seed{seed}', choice=mode, seed=int(seed), layers=layers,
-                             cg_count=int(counts[layers].sum())))
+            runs.append(_run(mode if seed < 0 else f'{mode}_seed{seed}', mode, seed, [('mlp', l) for l in layers], counts))
+    if units: runs.append(_run('custom', 'custom', -1, list(units), counts))
     return runs
+
+def _fingerprint(model, skip: set) -> tuple[str, int]:
+    "sha256 over the bytes of every parameter not in `skip` (names), in name order, and how many tensors it covers."
+    import hashlib
+    h, n = hashlib.sha256(), 0
+    for name, p in sorted(model.named_parameters(), key=lambda x: x[0]):
+        if name in skip: continue
+        t = p.detach().reshape(-1).contiguous().cpu()
+        h.update(name.encode()); h.update(t.view(torch.uint8).numpy().tobytes()); n += 1
+    return h.hexdigest(), n
+
+def _describe_units(units) -> str:
+    "'MLP of layers 1, 2; attention of layer 0' for a list of (kind, layer)."
+    by = {}
+    for kind, l in units: by.setdefault(kind, []).append(l)
+    word = dict(mlp='MLP', attn='attention', q='q_proj', k='k_proj', v='v_proj', o='o_proj')
+    return '; '.join(f"{word[k]} of layer{'s' if len(ls) > 1 else ''} {', '.join(map(str, ls))}" for k, ls in by.items())
 
 def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | FinetuneBudget = 'quick', preset='quick',
                  k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
                  eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, save_dir=None, root=None,
+                 units: Sequence[tuple] | None = None, check_frozen: bool = True, train_source: str = 'auto',
                  show_progress: bool = True, log=print) -> FinetuneResult:
     "The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above."
     from culnig import report
@@ -509,30 +678,54 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     sm = find_sites(model, partial=True)
     if hasattr(ns, 'validate') and ns.top_neurons: ns.validate(sm)
     k = b.k or default_k(sm.n_layers)
-    runs = plan_runs(ns, sm.n_layers, k, b.modes, b.seeds)
+    runs = plan_runs(ns, sm.n_layers, k, b.modes, b.seeds, sitemap=sm, units=units)
     counts = layer_counts(ns, sm.n_layers).tolist()
     # data: split of the NLU file, training examples, evaluation items
-    nlu = _nlu_records(dataset, tokenizer, root)
-    split = nlu_split([r['id'] for r in nlu], dataset, b.eval_fraction)
-    examples = training_records([r for r in nlu if str(r['id']) in set(split['train'])], tokenizer, part='all')
-    missing = {}
-    if eval_records is None: eval_records, missing = finetune_eval_records(tokenizer, cfg, nlu, split['eval'], root=root)
-    leak = {str(r['id']) for r in eval_records if r['dataset'] == dataset} & set(split['train'])
+    if train_source not in ('auto', 'split', 'halves'): raise UnknownName(f"train_source must be auto, split or halves; got {train_source!r}.")
+    missing, probe_recs = {}, None
+    if dataset == 'blend':                    # the paper's train.py option: BLEnD identification topics, Education for validation
+        bl = blend_training_records(tokenizer, root, countries=list(cfg.eval_countries) if cfg.eval_countries else None)
+        examples = training_records(bl['train'], tokenizer, part='all', template=bl['train'][0]['instruction_id'])
+        split = dict(train=sorted({str(r['id']) for r in bl['train']}), eval=sorted({str(r['id']) for r in bl['valid']}))
+        source, probe_recs = 'blend: identification topics (Food, Work life, Sport); validation: Education', bl['valid']
+        if eval_records is None: eval_records, missing = finetune_eval_records(tokenizer, cfg, None, None, root=root)
+        leak = {str(r['id']) for r in eval_records if r['dataset'] == 'blend'} & set(split['train'])
+    else:
+        nlu = _nlu_records(dataset, tokenizer, root)
+        tr = train_split_records(dataset, tokenizer, root) if train_source != 'halves' else None
+        if train_source == 'split' and tr is None:
+            raise DataFileMissing(f"{NLU_TRAIN_FILES[dataset]} is not in the data root; fetch it with `culnig data fetch` "
+                                  "or use the halves of the evaluation file (train_source='halves').")
+        if tr is not None:                    # the paper: train on the training split, evaluate on the evaluation file
+            examples = training_records(tr, tokenizer, part='all')
+            split = dict(train=[r['id'] for r in tr], eval=list(dict.fromkeys(str(r['id']) for r in nlu)))
+            source = f'{NLU_TRAIN_FILES[dataset]} (the training split' + (f', {len(tr)} items drawn with seed 42)' if dataset == 'qnli' else ')')
+        else:                                 # offline fallback: halves of the evaluation file
+            split = nlu_split([r['id'] for r in nlu], dataset, b.eval_fraction)
+            examples = training_records([r for r in nlu if str(r['id']) in set(split['train'])], tokenizer, part='all')
+            source = f'halves of the evaluation file ({NLU_TRAIN_FILES[dataset]} is not in the data root)'
+        if eval_records is None: eval_records, missing = finetune_eval_records(tokenizer, cfg, nlu, split['eval'], root=root)
+        leak = {str(r['id']) for r in eval_records if r['dataset'] == dataset} & set(split['train'])
     if leak: raise CulnigError(f"{len(leak)} evaluation items of {dataset} are training items (e.g. {sorted(leak)[:3]}).")
-    log(f"{dataset}: {len(split['train'])} training items ({len(examples)} examples), {len(split['eval'])} held out; "
+    log(f"{dataset}: training on {source}: {len(split['train'])} items ({len(examples)} examples), {len(split['eval'])} for evaluation; "
         f"evaluating {len(eval_records)} prompts; k = {k} of {sm.n_layers} layers; {len(runs)} runs")
     ev_out = Path(out)/'eval' if out is not None else None
     t0 = time.perf_counter()
     parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
-    probe = _examples([r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
+    probe = _examples(probe_recs[:64] if probe_recs is not None else [r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
                                                                                           # their loss says whether training works
     base_loss = heldout_loss(model, tokenizer, probe)
     log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
     logs = {}
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     for run in runs:
-        mods = finetune_modules(sm, run['layers'])
-        snapshot = {n: p.detach().clone() for n, p in finetune_parameters(model, mods).items()}
+        mods = unit_modules(sm, [tuple(u) for u in run['units']])
+        chosen = finetune_parameters(model, mods)
+        snapshot = {n: p.detach().clone() for n, p in chosen.items()}
+        run['n_params'] = sum(p.numel() for p in chosen.values())
+        if 'target_params' in run: run['param_ratio'] = run['n_params'] / run['target_params']
+        names = {n for n, p in model.named_parameters() if any(p is q for q in chosen.values())}
+        before = _fingerprint(model, names) if check_frozen and not lora else None
         t1 = time.perf_counter()
         trained = None
         try:
@@ -540,6 +733,12 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                                   epochs=b.epochs, max_steps=b.max_steps, seed=42, lora=lora, lora_r=lora_r,
                                   lora_alpha=lora_alpha, show_progress=show_progress)
             t2 = time.perf_counter()
+            if before is not None:          # bit for bit: every parameter outside the trained modules is as it was
+                after = _fingerprint(trained, names)
+                changed = sum(not torch.equal(p, snapshot[n]) for n, p in finetune_parameters(trained, mods).items())
+                run['frozen_check'] = dict(other_tensors=before[1], sha256_before=before[0], sha256_after=after[0],
+                                           unchanged=before == after, trained_tensors_changed=changed, trained_tensors=len(snapshot))
+                if before != after: raise CulnigError(f"Run {run['name']}: parameters outside the trained modules changed.")
             parts.append(report.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
                                                    out=ev_out))
             run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
@@ -555,7 +754,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         logs[run['name']] = tlog
         run.update(modules=mods, train=tlog.summary(), eval_s=round(time.perf_counter() - t2, 1))
         s = tlog.summary()
-        log(f"{run['name']}: layers {run['layers']} (culture-general count {run['cg_count']}), {s['steps']} steps in "
+        log(f"{run['name']}: {_describe_units(run['units'])} ({run['n_params']:,} parameters, culture-general count {run['cg_count']}), {s['steps']} steps in "
             f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
             f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
     import pandas as pd
@@ -567,11 +766,10 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                         neuron_set=dict(file=str(neuron_set) if isinstance(neuron_set, (str, Path)) else None, sha256=ns_hash,
                                         kind=ns.kind, n_neurons=len(ns)),
                         n_train_items=len(split['train']), n_eval_items=len(split['eval']), n_eval_prompts=len(eval_records),
-                        missing=missing, data_hashes=report.data_hashes(root, ('blend', 'culturalbench', 'glue', 'templates')),
+                        missing=missing, data_hashes=report.data_hashes(root),
                         seconds=round(time.perf_counter() - t0, 1), train_seed=42, baseline_heldout_loss=base_loss,
-                        n_heldout_loss_items=len(probe),
-                        note=('QNLI/MRPC training splits are not in the data root: training uses the train part of the '
-                              'available evaluation file, evaluation its disjoint eval part (see split).'))
+                        n_heldout_loss_items=len(probe), train_source=source, cultural_eval=list(cfg.cultural_datasets),
+                        frozen_checked=bool(check_frozen and not lora))
     res = FinetuneResult(items, paired, runs, logs, counts, split, meta)
     if out is not None: res.save(out, overwrite=True, n_boot=cfg.n_boot)
     return res
@@ -579,13 +777,17 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
 # %% ../nbs/11_finetune.ipynb #e8dfbca9
 def finetune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig finetune', description=(
-        'Fine-tune the MLPs of the k layers with the most / least culture-general neurons (and random layers) on QNLI or MRPC '
-        'with the same budget, and compare cultural and NLU accuracy before and after.'))
+        'Fine-tune the MLPs of the k layers with the most / least culture-general neurons, random layers, the paper\'s '
+        'parameter-matched control (MLP and attention modules without culture-general neurons) or any chosen modules on QNLI, '
+        'MRPC or BLEnD with the same budget, and compare every cultural benchmark and NLU accuracy before and after.'))
     p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local folder or hub id')
     p.add_argument('--neurons', required=True, help='culture-general neuron-set file (culnig select general)')
-    p.add_argument('--dataset', required=True, choices=NLU_TRAIN_DATASETS, help='NLU benchmark to train on')
+    p.add_argument('--dataset', required=True, choices=TRAIN_DATASETS, help='data to train on: QNLI, MRPC (training splits when in the data root) or BLEnD multiple choice')
+    p.add_argument('--train-source', default='auto', choices=['auto', 'split', 'halves'], help="QNLI/MRPC: the training split when present, else halves of the evaluation file (auto); only the split; only the halves")
     p.add_argument('--k', type=int, default=None, help='layers per run (default: round(7/48 x layers), the paper proportion)')
-    p.add_argument('--mode', nargs='+', default=None, choices=LAYER_MODES, help='layer choices to run (default: all three)')
+    p.add_argument('--mode', nargs='+', default=None, choices=RUN_CHOICES, help="runs: most, least, random (MLPs of k layers), control (the paper's parameter-matched control; default: the budget's)")
+    p.add_argument('--train', nargs='+', default=None, metavar='KIND:LAYERS', help='also a custom run training these modules, e.g. mlp:12,13 attn:2-4 q:0 (kinds: mlp, attn, q, k, v, o)')
+    p.add_argument('--no-frozen-check', action='store_true', help='skip the bit-for-bit check that nothing outside the trained modules changed')
     p.add_argument('--seeds', nargs='+', type=int, default=None, help='seeds of the random layer choices')
     p.add_argument('--budget', default='quick', choices=list(FINETUNE_BUDGETS), help='training budget (see culnig.finetune.FINETUNE_BUDGETS)')
     p.add_argument('--preset', default=None, help='report preset giving the evaluation sizes (default: same name as --budget)')
@@ -616,9 +818,15 @@ def main_finetune(argv: list[str] | None = None) -> int:
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it (default: under $CULNIG_CACHE).")
     model, tok = load_model(a.model, device=a.device)
+    units = parse_units(a.train) if a.train else None
     res = run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
                        seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
-                       save_dir=save_dir)
+                       save_dir=save_dir, units=units, check_frozen=not a.no_frozen_check, train_source=a.train_source)
+    for r in res.runs:
+        fc = r.get('frozen_check')
+        print(f"{r['name']}: {_describe_units(r['units'])}; {r['n_params']:,} parameters"
+              + (f" ({r['param_ratio']:.3f} x the most run's)" if 'param_ratio' in r else '')
+              + (f"; frozen elsewhere bit for bit: {fc['unchanged']} ({fc['other_tensors']} tensors)" if fc else ''))
     ch = res.choices()
     ch = ch[ch['dataset'].isin(['cultural (mean)', 'nlu (mean)'])]
     print(ch[['choice', 'dataset', 'metric', 'runs', 'delta', 'ci_low', 'ci_high', 'sd_over_seeds', 'cg_count']].round(2).to_string(index=False))
