@@ -165,17 +165,17 @@ def n_parameters(model, modules: Iterable[str]) -> int:
     return sum(p.numel() for p in finetune_parameters(model, modules).values())
 
 # %% ../nbs/11_finetune.ipynb #ff3db0e8
-def control_units(neuron_set, sitemap_or_model, target_params: int) -> list[tuple[str, int]]:
-    "The paper's control: zero-count MLPs, then zero-count attention blocks, about `target_params` parameters in all."
+def control_units(neuron_set, sitemap_or_model, target_params: int, max_count: int = 0) -> list[tuple[str, int]]:
+    "The paper's control: zero-count MLPs, then zero-count attention blocks (`max_count`: at most that many neurons), about `target_params` parameters."
     sm = _sitemap(sitemap_or_model)
     counts = unit_counts(neuron_set, sm.n_layers)
     units, total = [], 0
     for l in range(sm.n_layers):
-        if counts['mlp'][l] == 0:
+        if counts['mlp'][l] <= max_count:
             p = n_parameters(sm.model, unit_modules(sm, [('mlp', l)]))
             if total + p <= target_params: units.append(('mlp', l)); total += p
     for l in range(sm.n_layers):
-        if counts['attn'][l] == 0:
+        if counts['attn'][l] <= max_count:
             p = n_parameters(sm.model, unit_modules(sm, [('attn', l)]))
             if abs(total + p - target_params) < abs(total - target_params): units.append(('attn', l)); total += p
     if not units: raise CulnigError('No module without culture-general neurons fits the parameter budget: no control can be built.')
@@ -620,7 +620,7 @@ def _run(name, choice, seed, units, counts) -> dict:
     return dict(name=name, choice=choice, seed=int(seed), layers=layers, units=[list(u) for u in units], cg_count=int(cg))
 
 def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MODES, seeds: Sequence[int] = (0,), *,
-              sitemap=None, units: Sequence[tuple] | None = None) -> list[dict]:
+              sitemap=None, units: Sequence[tuple] | None = None, control_max_count: int = 0) -> list[dict]:
     """One dict per run (name, choice, seed, layers, units, cg_count): `most`, `least`, `random` once per seed (the MLPs of k
     layers), `control` (the paper's parameter-matched control of zero-count MLP and attention modules; needs `sitemap`), and a
     `custom` run of `units` when given."""
@@ -632,8 +632,8 @@ def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MO
             if sitemap is None: raise CulnigError("The control run needs the model's site map (plan_runs(..., sitemap=find_sites(model))).")
             most = select_layers(neuron_set, k, 'most', n_layers=n_layers)
             target = n_parameters(sitemap.model, unit_modules(sitemap, [('mlp', l) for l in most]))
-            runs.append(_run('control', 'control', -1, control_units(neuron_set, sitemap, target), counts))
-            runs[-1]['target_params'] = target
+            runs.append(_run('control', 'control', -1, control_units(neuron_set, sitemap, target, control_max_count), counts))
+            runs[-1].update(target_params=target, control_max_count=int(control_max_count))
             continue
         for seed in (seeds if mode == 'random' else (-1,)):
             layers = select_layers(neuron_set, k, mode, seed=max(seed, 0), n_layers=n_layers)
@@ -662,7 +662,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                  k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
                  eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, save_dir=None, root=None,
-                 units: Sequence[tuple] | None = None, check_frozen: bool = True, train_source: str = 'auto',
+                 units: Sequence[tuple] | None = None, control_max_count: int = 0, check_frozen: bool = True, train_source: str = 'auto',
                  show_progress: bool = True, log=print) -> FinetuneResult:
     "The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above."
     from culnig import report
@@ -678,7 +678,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     sm = find_sites(model, partial=True)
     if hasattr(ns, 'validate') and ns.top_neurons: ns.validate(sm)
     k = b.k or default_k(sm.n_layers)
-    runs = plan_runs(ns, sm.n_layers, k, b.modes, b.seeds, sitemap=sm, units=units)
+    runs = plan_runs(ns, sm.n_layers, k, b.modes, b.seeds, sitemap=sm, units=units, control_max_count=control_max_count)
     counts = layer_counts(ns, sm.n_layers).tolist()
     # data: split of the NLU file, training examples, evaluation items
     if train_source not in ('auto', 'split', 'halves'): raise UnknownName(f"train_source must be auto, split or halves; got {train_source!r}.")
@@ -787,6 +787,7 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--k', type=int, default=None, help='layers per run (default: round(7/48 x layers), the paper proportion)')
     p.add_argument('--mode', nargs='+', default=None, choices=RUN_CHOICES, help="runs: most, least, random (MLPs of k layers), control (the paper's parameter-matched control; default: the budget's)")
     p.add_argument('--train', nargs='+', default=None, metavar='KIND:LAYERS', help='also a custom run training these modules, e.g. mlp:12,13 attn:2-4 q:0 (kinds: mlp, attn, q, k, v, o)')
+    p.add_argument('--control-max-count', type=int, default=0, help='control: modules with at most N culture-general neurons qualify (default 0, the paper; more for small models whose every MLP has some)')
     p.add_argument('--no-frozen-check', action='store_true', help='skip the bit-for-bit check that nothing outside the trained modules changed')
     p.add_argument('--seeds', nargs='+', type=int, default=None, help='seeds of the random layer choices')
     p.add_argument('--budget', default='quick', choices=list(FINETUNE_BUDGETS), help='training budget (see culnig.finetune.FINETUNE_BUDGETS)')
@@ -821,7 +822,7 @@ def main_finetune(argv: list[str] | None = None) -> int:
     units = parse_units(a.train) if a.train else None
     res = run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
                        seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
-                       save_dir=save_dir, units=units, check_frozen=not a.no_frozen_check, train_source=a.train_source)
+                       save_dir=save_dir, units=units, control_max_count=a.control_max_count, check_frozen=not a.no_frozen_check, train_source=a.train_source)
     for r in res.runs:
         fc = r.get('frozen_check')
         print(f"{r['name']}: {_describe_units(r['units'])}; {r['n_params']:,} parameters"
