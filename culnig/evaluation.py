@@ -505,7 +505,9 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
         if items[col].dtype == object: items[col] = items[col].astype('str')
     datasets = list(dict.fromkeys(r['dataset'] for r in records))
     saq = [r for r in records if _is_saq(r)]
-    saq_norm = {c: normaliser_info(l) for c, l in dict.fromkeys((r.get('country') or '', r.get('lang') or lang) for r in saq)}
+    saq_norm = {}                               # {dataset: {country: the normaliser that judged it}}
+    for d, c, l in dict.fromkeys((r['dataset'], r.get('country') or '', r.get('lang') or lang) for r in saq):
+        saq_norm.setdefault(d, {})[c] = normaliser_info(l)
     meta = run_metadata(
         command='evaluate', model=_model_info(model),
         operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
