@@ -616,7 +616,7 @@ def _build_with_hashes(dataset, tokenizer, **kw) -> tuple[list[dict], dict]:
 def evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig evaluate', description='Evaluate benchmarks, optionally with neurons suppressed or enhanced.')
     p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id (default: %(default)s)')
-    p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq culturalbench normad countryrc commonsenseqa qnli mrpc')
+    p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq (local languages) blend_saq_en culturalbench normad countryrc commonsenseqa qnli mrpc')
     p.add_argument('--prompts', default=None, help='evaluate the records of this JSONL file (from `culnig prompts`) instead of --datasets')
     p.add_argument('--neurons', nargs='*', default=None, help='neuron-set file(s) to intervene on (several: their union)')
     p.add_argument('--operation', default='suppress', choices=['suppress', 'enhance'], help='what to do with the neurons (default: suppress)')
