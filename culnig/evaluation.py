@@ -579,7 +579,9 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
         if items[col].dtype == object: items[col] = items[col].astype('str')
     datasets = list(dict.fromkeys(r['dataset'] for r in records))
     saq = [r for r in records if _is_saq(r)]
-    saq_norm = {c: normaliser_info(l) for c, l in dict.fromkeys((r.get('country') or '', r.get('lang') or lang) for r in saq)}
+    saq_norm = {}                               # {dataset: {country: the normaliser that judged it}}
+    for d, c, l in dict.fromkeys((r['dataset'], r.get('country') or '', r.get('lang') or lang) for r in saq):
+        saq_norm.setdefault(d, {})[c] = normaliser_info(l)
     meta = run_metadata(
         command='evaluate', model=_model_info(model),
         operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
@@ -688,7 +690,7 @@ def _build_with_hashes(dataset, tokenizer, **kw) -> tuple[list[dict], dict]:
 def evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig evaluate', description='Evaluate benchmarks, optionally with neurons suppressed or enhanced.')
     p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id (default: %(default)s)')
-    p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq culturalbench normad countryrc commonsenseqa qnli mrpc')
+    p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq (local languages) blend_saq_en culturalbench normad countryrc commonsenseqa qnli mrpc')
     p.add_argument('--prompts', default=None, help='evaluate the records of this JSONL file (from `culnig prompts`) instead of --datasets')
     p.add_argument('--neurons', nargs='+', default=None, help='neuron-set file(s) to intervene on (several: their union)')
     p.add_argument('--operation', default=None, choices=['suppress', 'enhance'], help='what to do with the --neurons (default: suppress)')

@@ -13,13 +13,14 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
                          culnig_version, data_root, sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['PRESETS', 'EXPERIMENTS', 'EXPERIMENTS_SHARE', 'DATA_FOLDERS', 'KERNEL_ENV', 'GROUP_MEAN', 'METRIC_COLUMNS', 'RUN_DIR',
-           'PUBLISH_DIRS', 'Preset', 'get_preset', 'subsample', 'model_slug', 'country_slug', 'step_dir', 'save_json',
-           'load_json', 'Experiment', 'Step', 'experiments_dir', 'plan_steps', 'data_hashes', 'model_info',
-           'finish_step', 'machine', 'provenance_markdown', 'add_provenance', 'ReportStepFailed', 'kernel_env',
-           'step_state', 'execute_step', 'run_report', 'identification_prompts', 'evaluation_prompts', 'accuracy_table',
-           'paired_table', 'versus_random', 'dataset_group', 'long_items', 'evaluate_condition', 'cross_culture_row',
-           'verdict', 'write_summary', 'report_parser', 'check_inputs', 'main_report']
+__all__ = ['PRESETS', 'EXPERIMENTS', 'EXPERIMENTS_SHARE', 'DATA_FOLDERS', 'KERNEL_ENV', 'ALL_ITEMS_DATASETS', 'EVAL_ITEMS',
+           'GROUP_MEAN', 'METRIC_COLUMNS', 'RUN_DIR', 'PUBLISH_DIRS', 'Preset', 'get_preset', 'subsample', 'model_slug',
+           'country_slug', 'step_dir', 'save_json', 'load_json', 'Experiment', 'Step', 'experiments_dir', 'plan_steps',
+           'data_hashes', 'model_info', 'finish_step', 'machine', 'provenance_markdown', 'add_provenance',
+           'ReportStepFailed', 'kernel_env', 'step_state', 'execute_step', 'run_report', 'identification_prompts',
+           'evaluation_prompts', 'accuracy_table', 'paired_table', 'versus_random', 'dataset_group', 'long_items',
+           'evaluate_condition', 'cross_culture_row', 'verdict', 'protocol_line', 'write_summary', 'report_parser',
+           'check_inputs', 'main_report']
 
 # %% ../nbs/10_report.ipynb #6464caec
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Preset:
     eval_per_country: int|None      # held-out cultural items per country and benchmark
     eval_nlu: int|None              # items per NLU benchmark
     saq_per_country: int|None       # BLEnD short-answer questions per country
-    saq_max_new_tokens: int         # greedy tokens generated per short answer
+    saq_max_new_tokens: int         # new tokens generated per short answer at most
     random_seeds: tuple             # seeds of the random baselines
     one_template: bool = False      # evaluate each item with one prompt template (chosen by hash) instead of all of them
     cultural_datasets: tuple = ('blend', 'culturalbench', 'normad', 'worldvaluesbench', 'blend_saq')
@@ -46,8 +47,15 @@ class Preset:
     ablation_datasets: tuple = ('blend', 'culturalbench', 'normad', 'commonsenseqa', 'qnli', 'mrpc')   # + CountryRC held-out
     n_boot: int = 1000              # bootstrap resamples of every interval
     batch_tokens: int = 4096        # token budget of one scoring batch
+    saq_generation: str = 'greedy'  # short answers: 'model' (the model's own generation configuration, the paper) or 'greedy'
+    eval_items: str = 'heldout'     # CulturalBench, NormAd, WorldValuesBench: 'heldout' half or 'all' items (the paper's evaluate.py)
     thresholds: dict = field(default_factory=lambda: dict(t_mlp=0.01, t_attn=0.002, r_mlp=0.01, r_attn=0.01,
                                                           t_specific=0.003, r_specific=0.01, z_min=0.5))
+
+    def __post_init__(self):
+        if self.saq_generation not in ('model', 'greedy'):
+            raise UnknownName(f"saq_generation must be 'model' or 'greedy'; got {self.saq_generation!r}.")
+        if self.eval_items not in ('heldout', 'all'): raise UnknownName(f"eval_items must be 'heldout' or 'all'; got {self.eval_items!r}.")
 
     def params(self) -> dict:
         "Every limit as a plain dict (what provenance headers and summaries print)."
@@ -84,11 +92,13 @@ PRESETS = {
         random_seeds=(0, 1, 2), one_template=True, n_boot=1000,
         enhance_datasets=('blend', 'normad', 'commonsenseqa', 'qnli'), enhance_random_seeds=1, ablation_datasets=('blend', 'qnli')),
     'paper': Preset(
-        name='paper', doc=('The full protocol of the paper: all 16 BLEnD countries, up to 5 multiple-choice variants per country and '
-                           'question, every benchmark item, random seeds 0-9. Hours on a GPU for the paper models.'),
+        name='paper', doc=('The protocol of the paper: all 16 BLEnD countries, up to 5 multiple-choice variants per country and '
+                           'question, every item of CulturalBench, NormAd and WorldValuesBench (as its evaluate.py), short answers '
+                           "in each country's language with up to 512 new tokens in the model's own generation configuration, "
+                           'random seeds 0-9. Hours on a GPU for the paper models.'),
         score_countries=PAPER_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=None,
-        score_per_country=None, mc_variants=5, eval_per_country=None, eval_nlu=None, saq_per_country=None, saq_max_new_tokens=32,
-        random_seeds=tuple(range(10)), n_boot=1000),
+        score_per_country=None, mc_variants=5, eval_per_country=None, eval_nlu=None, saq_per_country=None, saq_max_new_tokens=512,
+        random_seeds=tuple(range(10)), n_boot=1000, saq_generation='model', eval_items='all'),
 }
 
 def get_preset(name: str|Preset, **overrides) -> Preset:
@@ -450,9 +460,12 @@ def identification_prompts(preset: Preset, tokenizer, targets: Sequence[str]|Non
     crc = subsample(build_prompts('countryrc', tokenizer, split='neuron', countries=targets, root=root), preset.score_per_country)
     return blend + control + crc
 
+ALL_ITEMS_DATASETS = ('culturalbench', 'normad', 'worldvaluesbench')   # what the paper's evaluate.py scores in full
+EVAL_ITEMS = ('heldout', 'all')
+
 def evaluation_prompts(preset: Preset, tokenizer, datasets: Sequence[str]|None = None, countries: Sequence[str]|None = None,
                        root=None) -> tuple[list[dict], dict]:
-    "(records, missing): held-out records of the preset's cultural and NLU benchmarks; `missing` = {dataset: reason}."
+    "(records, missing): the preset's cultural (held-out half, or every item with `eval_items='all'`) and NLU records; `missing` = {dataset: reason}."
     from culnig.data import build_prompts
     from culnig.core import DataFileMissing
     datasets = list(datasets or (preset.cultural_datasets + preset.nlu_datasets))
@@ -463,7 +476,8 @@ def evaluation_prompts(preset: Preset, tokenizer, datasets: Sequence[str]|None =
         try:
             if nlu: recs = build_prompts(d, tokenizer, root=root)
             else:
-                recs = build_prompts(d, tokenizer, split='heldout', root=root,
+                split = None if preset.eval_items == 'all' and d in ALL_ITEMS_DATASETS else 'heldout'
+                recs = build_prompts(d, tokenizer, split=split, root=root,
                                      countries=countries if d in ('blend', 'blend_saq', 'countryrc') else None)
         except DataFileMissing as e:
             missing[d] = str(e).splitlines()[0]; continue
@@ -606,7 +620,8 @@ def evaluate_condition(model, tokenizer, records: Sequence[dict], condition: str
     from culnig.evaluation import evaluate
     preset = preset or PRESETS['paper']
     res = evaluate(model, tokenizer, list(records), neuron_sets=neuron_sets, operation=operation, factor=factor,
-                   max_new_tokens=preset.saq_max_new_tokens, n_boot=preset.n_boot, show_progress=False,
+                   max_new_tokens=preset.saq_max_new_tokens, generation=preset.saq_generation, items=preset.eval_items,
+                   n_boot=preset.n_boot, show_progress=False,
                    condition=condition, random_seed=int(seed))
     if out is not None:
         name = condition.replace(' ', '_') + (f'_seed{seed}' if seed >= 0 else '') + (f'_{operation}' if neuron_sets is not None else '')
@@ -675,6 +690,16 @@ def _table(df, cols, fmt='{:.1f}') -> list[str]:
         out.append('| ' + ' | '.join(fmt.format(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols) + ' |')
     return out
 
+def protocol_line(preset: dict) -> str:
+    "One summary line: which items were evaluated and how short answers were generated (from a preset's `params()`)."
+    items = preset.get('eval_items', 'heldout')
+    what = ('every item of CulturalBench, NormAd and WorldValuesBench (the paper\'s evaluate.py), the held-out half of the others'
+            if items == 'all' else 'the held-out half of every cultural benchmark (not the items the neurons were identified on)')
+    gen = preset.get('saq_generation', 'greedy')
+    how = ("the model's own generation configuration" if gen == 'model' else 'greedy decoding')
+    return (f"Items evaluated: {what}. BLEnD short answers: {how}, at most {preset.get('saq_max_new_tokens', '?')} new tokens, "
+            "in each country's language.")
+
 def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|None = None) -> Path:
     "Write `model_dir/summary.md` from the results of the finished steps; return its path."
     model_dir, figures_dir = Path(model_dir), Path(figures_dir)
@@ -687,7 +712,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
          f"Written by `culnig report` (culnig {culnig_version()}) on "
          f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. "
          f"Model `{m.get('name', model_dir.name)}`, hash/revision `{m.get('sha256') or m.get('revision') or '?'}`. "
-         f"Preset: {preset.get('doc', '')}", '']
+         f"Preset: {preset.get('doc', '')}", '', protocol_line(preset), '']
     if ident:
         sizes = ident.get('specific_sizes') or {}
         L += ['## Neuron sets', '',
@@ -711,7 +736,8 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
                      + (': ' + '; '.join(f"{r['dataset']} ({r['metric']}) {_pp(r['delta'], r['ci_low'], r['ci_high'])}" for r in hits)
                         if hits else '') + '.')
         n_items = _read_json(res/'suppress_general'/'step.json').get('n_items')
-        L += ['', f"These numbers come from {n_items or 'a few'} held-out items in all (preset `{preset.get('name', '?')}`); "
+        kind = 'evaluated' if preset.get('eval_items') == 'all' else 'held-out'
+        L += ['', f"These numbers come from {n_items or 'a few'} {kind} items in all (preset `{preset.get('name', '?')}`); "
               "an interval that includes 0 means this run cannot tell an effect from none, not that there is none.", '']
         L += ['## Suppressing the culture-general neurons', '',
               'Change in accuracy against the unmodified model on the same held-out items (95% bootstrap interval), compared '

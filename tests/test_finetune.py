@@ -53,3 +53,42 @@ def test_finetune_refuses_weights_in_the_repository(tiny, tmp_path):
             '--budget', 'tiny', '--out', str(tmp_path/'o'), '--save', '--save-dir', str(ROOT/'finetuned'))
     assert r.returncode == 2 and 'repository' in r.stderr and 'Traceback' not in r.stderr
     assert not (ROOT/'finetuned').exists() and not (tmp_path/'o'/'finetune.json').exists()
+
+def test_finetune_cli_paper_control_is_frozen_elsewhere(tiny, tmp_path):
+    "The paper's parameter-matched control (MLP + attention modules without culture-general neurons) and a custom run."
+    out = tmp_path/'ctl'
+    r = run('finetune', '--model', str(tiny/'model'), '--neurons', str(tiny/'general.json'), '--dataset', 'qnli', '--budget', 'tiny',
+            '--k', '2', '--mode', 'most', 'control', '--train', 'q:3', 'o:3', '--out', str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = {x['name']: x for x in json.loads((out/'finetune.json').read_text())['runs']}
+    assert list(runs) == ['most', 'control', 'custom']
+    ctl = runs['control']
+    kinds = {k for k, _ in ctl['units']}
+    assert kinds == {'mlp', 'attn'} and ctl['cg_count'] == 0                      # no culture-general neuron in the control
+    assert ctl['units'][0] == ['mlp', 0] and 0.75 <= ctl['param_ratio'] <= 1.0
+    assert any(m.endswith('self_attn.o_proj') for m in ctl['modules']) and any(m.endswith('mlp.down_proj') for m in ctl['modules'])
+    for x in runs.values():
+        fc = x['frozen_check']
+        assert fc['unchanged'] and fc['sha256_before'] == fc['sha256_after'] and fc['trained_tensors_changed'] == fc['trained_tensors']
+    assert 'frozen elsewhere bit for bit: True' in r.stdout
+
+def test_finetune_trains_on_the_training_split_when_present(tiny, tmp_path):
+    "With glue/qnli_train.tsv in the data root, training uses it and the whole validation file is evaluated."
+    src = Path(os.environ.get('CULNIG_DATA', ROOT/'data'))
+    root = tmp_path/'data'; (root/'glue').mkdir(parents=True)
+    for p in src.iterdir():
+        if p.is_dir() and p.name != 'glue': (root/p.name).symlink_to(p)
+    for p in (src/'glue').iterdir(): (root/'glue'/p.name).symlink_to(p)
+    rows = ['index\tquestion\tsentence\tlabel'] + [f'{i}\tWhat is {i}?\tIt is {i}.\t{"entailment" if i % 2 else "not_entailment"}'
+                                                   for i in range(40)]
+    (root/'glue'/'qnli_train.tsv').write_text('\n'.join(rows) + '\n', encoding='utf-8')
+    out = tmp_path/'split'
+    r = run('finetune', '--model', str(tiny/'model'), '--neurons', str(tiny/'general.json'), '--dataset', 'qnli', '--budget', 'tiny',
+            '--mode', 'most', '--out', str(out), env={'CULNIG_DATA': str(root)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    meta = json.loads((out/'finetune.json').read_text())
+    assert meta['train_source'].startswith('glue/qnli_train.tsv') and len(meta['split']['train']) == 40
+    assert all(i.startswith('train:') for i in meta['split']['train']) and len(meta['split']['eval']) == 5463
+    r2 = run('finetune', '--model', str(tiny/'model'), '--neurons', str(tiny/'general.json'), '--dataset', 'mrpc', '--budget', 'tiny',
+             '--mode', 'most', '--train-source', 'split', '--out', str(tmp_path/'x'), env={'CULNIG_DATA': str(root)})
+    assert r2.returncode == 2 and 'mrpc_train.tsv' in r2.stderr and 'Traceback' not in r2.stderr
