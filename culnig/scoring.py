@@ -184,6 +184,8 @@ def _save_checkpoint(path: Path, acc: dict, state: dict):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
     save_file({k: v.detach().cpu().contiguous() for k, v in acc.items()}, str(tmp), metadata={'state': json.dumps(state)})
+    from culnig.core import file_mode
+    os.chmod(tmp, file_mode())          # like every other file culnig writes: 0644 under the usual umask
     os.replace(tmp, path)
 
 def _load_checkpoint(path: Path) -> tuple[dict, dict]:
