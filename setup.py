@@ -28,7 +28,7 @@ setuptools.setup(
     data_files=[('share/culnig/experiments', sorted(p.relative_to(here).as_posix() for p in (here/'nbs'/'experiments').glob('*.ipynb')))],
     python_requires='>=' + cfg['min_python'],
     install_requires=_reqs('requirements'),
-    extras_require={'report': _reqs('report_requirements'), 'dev': _reqs('dev_requirements') + _reqs('report_requirements')},
+    extras_require={'report': _reqs('report_requirements'), 'bench': _reqs('bench_requirements'), 'dev': _reqs('dev_requirements') + _reqs('report_requirements')},
     entry_points={'console_scripts': cfg['console_scripts'].split(),
                   'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
