@@ -69,7 +69,13 @@ report: install
 publish: install
 	$(BIN)/culnig report --publish --model $(MODEL) --preset $(PRESET)
 
-bench: install
+# the peers bench/peers.py times culnig against (captum, nnsight): an extra, never runtime dependencies
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e '.[dev,docs,bench]'
+	$(BIN)/python -c "import torch; v = torch.__version__.split('+')[0]; assert v == '2.13.0', f'the bench extra changed torch to {v}'"
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	for f in bench/*.py; do case $$f in bench/gpu_*) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done   # gpu_*: the GPU check's helpers (bench/RESULTS.md)
 
 readme: install

@@ -3,7 +3,8 @@ paper's six models as ESTIMATES of memory and time on 1, 2, 4 and 8 H100s (issue
 
     CULNIG_DATA=... python bench/cost.py            # first 8 BLEnD neuron-split prompts of 4 countries, each pass run twice
     CULNIG_DATA=... python bench/cost.py --quick    # 2 prompts per country
-    options: --per-country N, --countries ..., --repeats N, --threads N (torch threads), --util U (assumed H100
+    options: --per-country N, --countries ..., --repeats N, --threads N (torch threads), --batch-tokens N (scoring's budget,
+             default culnig's 'auto'), --also-batch-tokens N... (also timed, default 1024), --profile [N], --util U (assumed H100
              utilisation, default 0.3), --exact-lengths (tokenise every workload prompt, about a minute more, instead of
              a 1-in-k sample of about 500 per dataset), --no-measure (estimates only), --json PATH (all numbers as JSON)
 
@@ -102,7 +103,8 @@ ASSUMPTIONS = dict(
     hbm_efficiency=0.5,               # fraction of that bandwidth a decode step reaches
     gpu_counts=(1, 2, 4, 8),
     score_batch=(16, 128),            # the batch the activation column is given for (the original code's 16 prompts)
-    score_batch_tokens=1024,          # `culnig score --batch-tokens` default (padded tokens per batch); the time table
+    score_batch_tokens=1024,          # padded tokens per scoring batch assumed here (`culnig score --batch-tokens 1024`; its
+                                      # default 'auto' picks 256-8192 from the free memory); the time table
                                       # uses the GPU count this batch needs
     score_datasets=3, score_countries=16,   # score accumulator rows: blend, blendcontrol, countryrc x 16 countries
     eval_batch_tokens=8192,           # `culnig evaluate` default
@@ -212,27 +214,45 @@ def measure(args) -> dict:
     from culnig.data import build_prompts
     from culnig.evaluation import evaluate
     from culnig.models import load_model
-    from culnig.scoring import DEFAULT_BATCH_TOKENS, encode_records, plan_batches, score_prompts
+    from culnig.scoring import encode_records, plan_batches, resolve_batch_tokens, score_prompts
     if args.threads: torch.set_num_threads(args.threads)
     model, tok = load_model('smollm2-135m-instruct', device='cpu')
     cfg = model.config
     recs = build_prompts('blend', tok, split='neuron', countries=args.countries, limit_per_country=args.per_country)
     lengths = [len(s) for s in encode_records(tok, recs)]
     tokens = sum(lengths)
-    padded_score = sum(len(b) * max(lengths[i] for i in b) for b in plan_batches(lengths, DEFAULT_BATCH_TOKENS))
+    bt = args.batch_tokens or resolve_batch_tokens(model)        # culnig's default: 'auto', from the free memory
+    padded_score = sum(len(b) * max(lengths[i] for i in b) for b in plan_batches(lengths, bt))
     padded_eval = sum(len(b) * max(lengths[i] for i in b) for b in plan_batches(lengths, 8192, 64))
     load_before = os.getloadavg()
     runs = dict(score=[], evaluate=[])
-    for _ in range(args.repeats):          # alternate, so that a change of load hits both
-        _, w, c = timed(lambda: score_prompts(model, tok, recs, show_progress=False))
+    also = [b for b in (args.also_batch_tokens or []) if b != bt]
+    for b in also: runs[f'score@{b}'] = []
+    for _ in range(args.repeats):          # alternate, so that a change of load hits all alike
+        _, w, c = timed(lambda: score_prompts(model, tok, recs, batch_tokens=bt, show_progress=False))
         runs['score'].append((w, c))
         _, w, c = timed(lambda: evaluate(model, tok, recs, show_progress=False))
         runs['evaluate'].append((w, c))
+        for b in also:                     # the same scoring with another budget (default: the former fixed 1024)
+            _, w, c = timed(lambda: score_prompts(model, tok, recs, batch_tokens=b, show_progress=False))
+            runs[f'score@{b}'].append((w, c))
     load_after = os.getloadavg()
+    if args.profile:                       # where the time goes: torch.profiler over one run of each pass
+        from torch.profiler import profile, ProfilerActivity
+        for name, fn in (('scoring', lambda: score_prompts(model, tok, recs, batch_tokens=bt, show_progress=False)),
+                         ('evaluation', lambda: evaluate(model, tok, recs, show_progress=False))):
+            c0 = time.process_time()
+            with profile(activities=[ProfilerActivity.CPU]) as prof: fn()
+            ka = prof.key_averages()
+            tot = sum(e.self_cpu_time_total for e in ka)
+            mm = sum(e.self_cpu_time_total for e in ka if e.key in ('aten::mm', 'aten::bmm', 'aten::addmm'))
+            print(f"profile of {name} ({time.process_time() - c0:.1f} CPU s; profiler self time {tot / 1e6:.1f} s, "
+                  f"matrix products {mm / tot:.0%}, {sum(e.count for e in ka)} operator calls):")
+            print(ka.table(sort_by='self_cpu_time_total', row_limit=args.profile, max_name_column_width=60))
     p = model_params(model)
     out = dict(model='smollm2-135m-instruct', dtype=str(next(model.parameters()).dtype).replace('torch.', ''),
                countries=list(args.countries), per_country=args.per_country, prompts=len(recs), tokens=tokens,
-               padded_tokens_score=padded_score, padded_tokens_eval=padded_eval, batch_tokens_score=DEFAULT_BATCH_TOKENS,
+               padded_tokens_score=padded_score, padded_tokens_eval=padded_eval, batch_tokens_score=bt,
                repeats=args.repeats, runs=runs, load_before=load_before, load_after=load_after, params=p,
                vocab=cfg.vocab_size, hidden=cfg.hidden_size, machine=machine())
     for kind, flops_fn in (('score', score_flops), ('evaluate', eval_flops)):
@@ -356,7 +376,16 @@ def print_measured(m: dict):
               f"{r['flops_per_token'] / 1e6:.0f} M | {r['effective_flops_per_s'] / 1e9:.1f} GFLOP/s | "
               f"{r['effective_flops_per_cpu_s'] / 1e9:.1f} GFLOP/s |")
     ratio = m['score']['wall_s'] / m['evaluate']['wall_s']
-    print(f"\nscoring / evaluation time per token: {ratio:.2f} (the FLOP model says 2.0)\n")
+    sw, sc = (sum(x[i] for x in m['runs']['score']) for i in (0, 1))
+    ew, ec = (sum(x[i] for x in m['runs']['evaluate']) for i in (0, 1))
+    print(f"\nscoring / evaluation time per token: {ratio:.2f} (fastest runs, wall clock; the FLOP model says 2.0); "
+          f"all {len(m['runs']['score'])} interleaved runs: wall {sw / ew:.2f}, process CPU time {sc / ec:.2f}")
+    for k, v in m['runs'].items():
+        if k.startswith('score@'):
+            print(f"  the same scoring with batch_tokens={k[6:]} (runs {', '.join(f'{w:.1f}/{c:.1f}' for w, c in v)}): fastest "
+                  f"{min(v)[0] / m['evaluate']['wall_s']:.2f}; all runs: wall {sum(x[0] for x in v) / ew:.2f}, "
+                  f"process CPU time {sum(x[1] for x in v) / ec:.2f}")
+    print()
 
 def print_workload(wl: dict):
     print(f"## Workload (from culnig.data, tokenizer {wl['tokenizer']}; prompt counts exact, mean lengths "
@@ -435,6 +464,11 @@ def main():
     ap.add_argument('--countries', nargs='+', default=list(PAPER_COUNTRIES[:4]))
     ap.add_argument('--repeats', type=int, default=2, help='runs of each pass; the fastest is reported (default 2)')
     ap.add_argument('--threads', type=int, help='torch threads (default: torch\'s)')
+    ap.add_argument('--batch-tokens', type=int, help="scoring's batch budget (default: culnig's, 'auto' from the free memory)")
+    ap.add_argument('--profile', type=int, nargs='?', const=15, default=0,
+                    help='also profile one run of each pass with torch.profiler and print its top N operators (default 15)')
+    ap.add_argument('--also-batch-tokens', type=int, nargs='*', default=[1024],
+                    help='also time scoring with these budgets, interleaved (default: 1024, the former fixed default; none: no value)')
     ap.add_argument('--util', type=float, default=ASSUMPTIONS['utilisation'], help='assumed H100 utilisation U (default 0.3)')
     ap.add_argument('--no-measure', action='store_true', help='only the estimates (no CPU timing)')
     ap.add_argument('--json', help='also write every number to this JSON file')

@@ -18,9 +18,10 @@ from .scorefile import Scores, load_scores, import_original, score_key
 from .data import LIMIT_HELP
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'DEFAULT_DATASETS', 'label_token_id', 'adds_special_tokens',
-           'encode_records', 'plan_batches', 'left_pad', 'pad_token_id', 'frozen_weights', 'embeddings_require_grad',
-           'attribution_pass', 'Workspace', 'max_token_scores', 'sample_scores', 'accumulate',
+__all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'AUTO_BATCH_TOKENS', 'AUTO_MEMORY_SHARE', 'DEFAULT_DATASETS',
+           'label_token_id', 'adds_special_tokens', 'encode_records', 'plan_batches', 'left_pad', 'pad_token_id',
+           'frozen_weights', 'embeddings_require_grad', 'attribution_pass', 'Workspace', 'max_token_scores',
+           'sample_scores', 'accumulate', 'scoring_bytes_per_token', 'free_memory', 'resolve_batch_tokens',
            'non_embedding_parameters', 'planned_work', 'is_control', 'score_prompts', 'reference_scores',
            'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
@@ -202,6 +203,43 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
 
 # %% ../nbs/05_scoring.ipynb #41d6ab43
 DEFAULT_BATCH_TOKENS = 1024
+AUTO_BATCH_TOKENS = (256, 8192)      # the range 'auto' picks from (8192: `culnig evaluate`'s batch)
+AUTO_MEMORY_SHARE = 0.5              # the share of the free memory one 'auto' batch may use
+
+def scoring_bytes_per_token(model, sites=None) -> int:
+    """Estimated peak memory of a scoring batch per token (padded), in bytes: per layer the site outputs and their gradients
+    (`2 × (gate + up + q + k + v)` values, all held at the end of the backward) and the backward's saved activations
+    (about `8 × hidden` values: norms, residual stream, attention), in the model's dtype. Measured on the default model in
+    float32: 1.44 MB per token; this gives 1.52 MB."""
+    sitemap = find_sites(model)
+    names = _resolve_sites(sitemap, sites)
+    cfg = model.config.get_text_config() if hasattr(model.config, 'get_text_config') else model.config
+    width = sum(sitemap.widths[n] for n in names)
+    item = next(model.parameters()).element_size()
+    return int(sitemap.n_layers * (2 * width + 8 * cfg.hidden_size) * item)
+
+def free_memory(device) -> int:
+    "Bytes free for a batch on `device`: the GPU's free memory, or the CPU's `MemAvailable` (/proc/meminfo)."
+    device = torch.device(device)
+    if device.type == 'cuda': return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in open('/proc/meminfo'):
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except OSError: pass
+    return 0                          # unknown: 'auto' takes the smallest budget
+
+def resolve_batch_tokens(model, batch_tokens='auto', sites=None) -> int:
+    """`batch_tokens` as a number: itself if it is one; for 'auto' the largest power of two in `AUTO_BATCH_TOKENS` whose
+    batch (`scoring_bytes_per_token`) fits in `AUTO_MEMORY_SHARE` of the free memory of the model's device."""
+    if batch_tokens != 'auto':
+        if isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int) or batch_tokens < 1:
+            raise CulnigError(f"batch_tokens must be a positive number of tokens or 'auto', got {batch_tokens!r}.")
+        return batch_tokens
+    lo, hi = AUTO_BATCH_TOKENS
+    fits = AUTO_MEMORY_SHARE * free_memory(next(model.parameters()).device) / scoring_bytes_per_token(model, sites)
+    bt = lo
+    while bt * 2 <= min(hi, fits): bt *= 2
+    return bt
 
 # Effective FLOP/s per CPU thread measured by bench/cost.py on the default model (2-core AMD EPYC, float32): scoring reached
 # 26.8 GFLOP per CPU-second, evaluation 60.5 (README, "Measured cost per token"); on a GPU, 30% of an H100's 989 TFLOP/s bf16 peak.
@@ -279,7 +317,7 @@ def _prompt_hash(records) -> str:
     return sha256_json([[r['dataset'], r['id'], r['country'], str(r['label']), r['text'], adds_special_tokens(r)] for r in records])
 
 # %% ../nbs/05_scoring.ipynb #c8f21569
-def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batch_tokens: int = DEFAULT_BATCH_TOKENS,
+def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batch_tokens: int | str = 'auto',
                   max_batch_size: int | None = None, pad_as_zero: bool = False, control=None, countries=None,
                   checkpoint: str | Path | None = None, checkpoint_every: float = 300.0, resume: bool = False,
                   callback: Callable | None = None, show_progress: bool = True, extra_meta: dict | None = None) -> Scores:
@@ -297,6 +335,13 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
     for lab in dict.fromkeys(str(r['label']) for r in records):
         labels[lab], fell = label_token_id(tokenizer, lab)
         if fell: fallbacks[lab] = dict(token_id=labels[lab], token=tokenizer.convert_ids_to_tokens(labels[lab]))
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    saved = state = None
+    requested = batch_tokens
+    if resume and ckpt is not None and ckpt.exists():
+        saved, state = _load_checkpoint(ckpt)
+        if batch_tokens == 'auto' and 'batch_tokens' in state: batch_tokens = state['batch_tokens']   # the same batches
+    batch_tokens = resolve_batch_tokens(model, batch_tokens, names)
     seqs = encode_records(tokenizer, records)
     batches = plan_batches([len(s) for s in seqs], batch_tokens, max_batch_size)
     group = torch.tensor([datasets.index(r['dataset']) * C + countries.index(str(r['country'])) for r in records])
@@ -309,13 +354,12 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
                   dtype=str(next(model.parameters()).dtype).replace('torch.', ''), device=device.type, mode='eval')
     fingerprint = sha256_json(dict(prompts=_prompt_hash(records), params=params, countries=countries,
                                    model=_model_info(model), n_batches=len(batches)))
+    params['batch_tokens_requested'] = requested if requested == 'auto' else int(requested)
 
     acc = {n: torch.zeros(len(datasets) * C, sitemap.n_layers, sitemap.widths[n], dtype=torch.float32, device=device) for n in names}
     sum_p = {d: {} for d in datasets}
     done = 0
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if resume and ckpt is not None and ckpt.exists():
-        saved, state = _load_checkpoint(ckpt)
+    if state is not None:
         if state.get('fingerprint') != fingerprint:
             raise CulnigError(f"The checkpoint {ckpt} belongs to a different run (other prompts, model, sites or parameters); "
                               "rerun with --overwrite to start afresh, or with the same arguments to resume it.")
@@ -323,11 +367,13 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         sum_p, done = state['sum_p'], state['batches_done']
 
     def save_state():
-        if ckpt is not None: _save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=sum_p))
+        if ckpt is not None: _save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=sum_p,
+                                                           batch_tokens=batch_tokens))
 
     bar = progress(total=len(records), initial=sum(len(b) for b in batches[:done]), unit='prompt', desc='scoring',
                    **({} if show_progress else dict(disable=True)))
     last_save, consistent, work = time.monotonic(), True, Workspace()
+    t_start, done0 = time.perf_counter(), done
     try:
         with frozen_weights(model):
             for bi in range(done, len(batches)):
@@ -365,6 +411,10 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         if k == 'data_hashes': meta['data_hashes'].update(v)
         elif k == 'params': meta['params'].update(v)
         else: meta[k] = v
+    ran = [i for b in batches[done0:] for i in b]
+    meta['timing'] = dict(seconds=round(time.perf_counter() - t_start, 3), prompts=len(ran), tokens=sum(len(seqs[i]) for i in ran),
+                          padded_tokens=sum(len(b) * max(len(seqs[i]) for i in b) for b in batches[done0:]),
+                          batches=len(batches) - done0)
     meta['run'] = run_metadata()
     return Scores(tensors, meta)
 
@@ -461,6 +511,13 @@ def _data_hashes(dataset, **kw) -> dict:
     from culnig.data import data_files
     return data_files(dataset, **kw)
 
+def _batch_tokens_arg(s: str):
+    if s == 'auto': return s
+    try: n = int(s)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"expected a positive number of tokens or 'auto', got {s!r}")
+    return n
+
 def score_parser() -> argparse.ArgumentParser:
     "The argument parser of `culnig score`."
     ap = argparse.ArgumentParser(prog='culnig score', description=(
@@ -473,7 +530,8 @@ def score_parser() -> argparse.ArgumentParser:
     ap.add_argument('--countries', nargs='+', help='only these countries (default: 16 BLEnD countries; CountryRC: the 8 targets)')
     ap.add_argument('--limit-per-country', type=int, help=LIMIT_HELP + ' (quick runs)')
     ap.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: all five)')
-    ap.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS, help='tokens per batch incl. padding (default: %(default)s)')
+    ap.add_argument('--batch-tokens', type=_batch_tokens_arg, default='auto', help="tokens per batch incl. padding, or 'auto': "
+                    "the largest power of two from 256 to 8192 whose batch fits in half the free memory (default: %(default)s)")
     ap.add_argument('--max-batch-size', type=int, help='at most this many prompts per batch')
     ap.add_argument('--pad-as-zero', action='store_true', help="count padded positions as 0 before the max (the original code)")
     ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: names ending in 'control')")
@@ -548,6 +606,12 @@ def main_score(argv: list[str] | None = None) -> int:
         info = scores.meta['datasets'][d]
         print(f"  {d}: {info['n_samples']} prompts, {len(info['n_per_country'])} countries")
     print(f"wrote {out/'scores.safetensors'} and {out/'scores.json'}")
+    t = scores.meta.get('timing') or {}
+    if t.get('seconds'):
+        rank0 = " (rank 0's share)" if 'distributed' in scores.meta.get('params', {}) else ''
+        print(f"throughput{rank0}: {t['prompts'] / t['seconds']:.2f} prompts/s, {t['tokens'] / t['seconds']:.0f} tokens/s "
+              f"({t['prompts']} prompts, {t['tokens']} tokens in {t['seconds']:.1f} s, batches of at most "
+              f"{scores.meta['params']['batch_tokens']} tokens)")
     return 0
 
 _all_ = ['load_scores', 'import_original', 'Scores']

@@ -115,3 +115,21 @@ def test_default_datasets(setup, tmp_path):
     assert (sc.get('blendcontrol', 'mlp.gate_proj') >= 0).all()
     assert sc.meta['params']['source'] == {'datasets': ['blend', 'blendcontrol', 'countryrc'], 'split': 'neuron'}
     assert any(k.startswith('blend/') for k in sc.meta['data_hashes']) and any(k.startswith('countryrc/') for k in sc.meta['data_hashes'])
+
+
+def test_throughput_and_auto_batch_budget(setup, tmp_path, capsys):
+    "The default --batch-tokens is 'auto' (recorded with the number it chose); the last line is the run's throughput."
+    import re
+    root, prompts, direct = setup
+    assert main_score(['--model', str(root/'model'), '--prompts', str(prompts), '--out', str(tmp_path/'out')]) == 0
+    out = capsys.readouterr().out.rstrip().splitlines()
+    m = re.fullmatch(r'throughput: ([\d.]+) prompts/s, (\d+) tokens/s \((\d+) prompts, (\d+) tokens in ([\d.]+) s, '
+                     r'batches of at most (\d+) tokens\)', out[-1])
+    assert m, out[-1]
+    sc = load_scores(tmp_path/'out', verify=True)
+    t, params = sc.meta['timing'], sc.meta['params']
+    assert int(m[3]) == t['prompts'] == 10 and int(m[4]) == t['tokens'] > 0 and float(m[1]) > 0
+    assert params['batch_tokens_requested'] == 'auto' and int(m[6]) == params['batch_tokens'] >= 256
+    scoring.assert_scores_close(sc, direct, rtol=1e-5)      # other batches than the 60-token ones: the same scores
+    for bad in ('0', 'lots'):
+        with pytest.raises(SystemExit): main_score(['--prompts', str(prompts), '--out', str(tmp_path/'x'), '--batch-tokens', bad])
