@@ -552,7 +552,7 @@ def main_score(argv: list[str] | None = None) -> int:
         args.countries = [c.strip() for x in args.countries for c in x.split(',') if c.strip()]
         if not args.countries: raise UnknownName("--countries was given without a country name; leave it out for the defaults.")
     for opt, v in (('--batch-tokens', args.batch_tokens), ('--max-batch-size', args.max_batch_size), ('--limit-per-country', args.limit_per_country)):
-        if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
+        if v is not None and v != 'auto' and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
     if not args.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {args.checkpoint_minutes}.")
     if args.prompts: from culnig.data import read_jsonl; read_jsonl(args.prompts)      # a bad prompt file fails before the model loads
     if not args.prompts: args.datasets = args.datasets or list(DEFAULT_DATASETS)
