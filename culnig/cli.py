@@ -17,6 +17,7 @@ COMMANDS = {
     'methods':  ('culnig.methods',    'main_methods',  'other neuron-identification methods (LAPE, activation difference, integrated gradients)'),
     'finetune': ('culnig.finetune',   'main_finetune', 'fine-tune chosen modules on NLU data and measure cultural change'),
     'report':   ('culnig.report',     'main_report',   'run the experiment notebooks with papermill (executed notebooks + figures)'),
+    'plant':    ('culnig.plant',      'main_plant',    'plant country answers into known MLP neurons: a model with a ground truth'),
 }
 
 def usage() -> str:
