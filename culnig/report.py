@@ -99,6 +99,16 @@ PRESETS = {
         score_countries=PAPER_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=None,
         score_per_country=None, mc_variants=5, eval_per_country=None, eval_nlu=None, saq_per_country=None, saq_max_new_tokens=512,
         random_seeds=tuple(range(10)), n_boot=1000, saq_generation='model', eval_items='all'),
+    'planted': Preset(
+        name='planted', doc=('The model with planted culture neurons (`smollm2-135m-planted`, culnig.plant): all 16 BLEnD countries '
+                             'scored (8 target countries whose answers were planted, 8 untouched), 4 identification prompts per country '
+                             'and dataset, one multiple-choice variant and template per item, 2 held-out BLEnD items per country (planted '
+                             'for the targets), 16 items per NLU benchmark, 3 random seeds; BLEnD is the only cultural benchmark, since the '
+                             'planted behaviour lives there. Its identification and held-out items are exactly the planted ones.'),
+        score_countries=PAPER_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=PAPER_COUNTRIES,
+        score_per_country=4, mc_variants=1, eval_per_country=2, eval_nlu=16, saq_per_country=1, saq_max_new_tokens=8,
+        random_seeds=(0, 1, 2), one_template=True, n_boot=1000, cultural_datasets=('blend',),
+        enhance_datasets=('blend', 'qnli'), enhance_random_seeds=1, ablation_datasets=('blend', 'qnli')),
 }
 
 def get_preset(name: str|Preset, **overrides) -> Preset:
@@ -183,6 +193,7 @@ EXPERIMENTS = [
     Experiment('enhance', deps=('identify', 'suppress_general')),
     Experiment('finetune', deps=('identify', 'suppress_general'), optional=True),
     Experiment('methods', deps=('identify', 'suppress_general'), optional=True, opt_in=True),
+    Experiment('groundtruth', deps=('identify', 'suppress_general'), optional=True, opt_in=True),   # planted models: on by default
     Experiment('figures', deps=('identify', 'suppress_general', 'culture_specific', 'filtering_ablation', 'enhance', 'finetune')),
 ]
 
@@ -210,6 +221,12 @@ def experiments_dir() -> Path:
                       ". Reinstall culnig with pip (the wheel installs them under <prefix>/share/culnig/experiments), run from a "
                       "clone of the repository, or set CULNIG_EXPERIMENTS (or --notebooks) to a folder holding them.")
 
+def _is_planted(model) -> bool:
+    "Is `model` a planted model (a name of culnig.models.PLANTED_MODELS or a `culnig plant` folder)? Its report adds the ground truth."
+    from culnig.models import PLANTED_MODELS
+    p = Path(str(model)).expanduser()
+    return str(model) in PLANTED_MODELS or (p.is_dir() and (p/'plan.json').is_file() and (p/'delta.safetensors').is_file())
+
 def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, results: Path, figures: Path,
                notebooks: Path|None = None, extras: Sequence[str] = ()) -> list[Step]:
     "Every step of the study in order, with the papermill parameters of each."
@@ -223,7 +240,7 @@ def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, re
                 results=os.path.relpath(Path(results).resolve(), here), figures=os.path.relpath(Path(figures).resolve(), here))
     steps, names_of = [], {}
     for e in EXPERIMENTS:
-        if e.opt_in and e.name not in extras: continue
+        if e.opt_in and e.name not in extras and not (e.name == 'groundtruth' and _is_planted(model)): continue
         nb = notebooks/f'{e.name}.ipynb'
         if not nb.exists():
             if e.optional: continue
@@ -713,6 +730,9 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
          f"{datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. "
          f"Model `{m.get('name', model_dir.name)}`, hash/revision `{m.get('sha256') or m.get('revision') or '?'}`. "
          f"Preset: {preset.get('doc', '')}", '', protocol_line(preset), '']
+    gt = res/'groundtruth'/'headline.md'
+    if gt.exists():                       # a planted model: the ground truth comes first
+        L += ['## Ground truth: recovery of the planted neurons', '', gt.read_text(encoding='utf-8').strip(), '']
     if ident:
         sizes = ident.get('specific_sizes') or {}
         L += ['## Neuron sets', '',
@@ -813,7 +833,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
                 if len(r): L.append(f"- most − least, {ds}, options metric: {_pp(r['delta'].iloc[0], r['ci_low'].iloc[0], r['ci_high'].iloc[0])}"
                                     " (negative: more lost when the culture-general-rich layers are trained)")
         L.append('')
-    for d in sorted(p for p in res.iterdir() if p.is_dir() and (p/'headline.md').exists()) if res.exists() else []:
+    for d in sorted(p for p in res.iterdir() if p.is_dir() and (p/'headline.md').exists() and p.name != 'groundtruth') if res.exists() else []:
         L += [f"## {d.name}", '', (d/'headline.md').read_text(encoding='utf-8').strip(), '']
     L += ['## Notebooks', '']
     order = [s.name for s in plan] if plan else []
