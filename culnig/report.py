@@ -884,8 +884,12 @@ def check_inputs(model: str, preset: str, countries: Sequence[str]|None = None, 
     "Everything `culnig report` can check before the first notebook starts: the preset, the countries, the model and the data files."
     get_preset(preset)
     for c in countries or []: check_country(c)
-    from culnig.models import resolve, model_status, load_config
+    from culnig.models import resolve, model_status, load_config, PLANTED_MODELS, planted_delta
     kind, what = resolve(model)                         # unknown names, folders without config or tokenizer, files that are not GGUF
+    if str(model) in PLANTED_MODELS and not planted_delta(str(model)).exists():
+        raise CulnigError(f"The planted model {model!r} has no delta in this install ({planted_delta(str(model))} is missing): "
+                          f"make it with `culnig plant --out DIR --name {model}` and give `--model DIR`, or install a culnig "
+                          "release that ships it.")
     if kind == 'embedded':
         row = next(r for r in model_status() if r['name'] == what.name)
         if not row['installed']:

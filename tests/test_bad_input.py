@@ -344,6 +344,14 @@ def test_report_validates_before_any_kernel(tmp_path, capsys):
         assert not (tmp_path/'r').exists() and not (tmp_path/'f').exists()
 
 
+def test_report_refuses_a_planted_model_without_its_delta(tmp_path, capsys, monkeypatch):
+    import culnig.models
+    monkeypatch.setattr(culnig.models, 'planted_delta', lambda name: tmp_path/'missing'/'delta.safetensors')
+    rc, _, err = cli(capsys, 'report', '--model', 'smollm2-135m-planted', '--out', tmp_path/'r', '--figures', tmp_path/'f')
+    assert rc == 2 and 'has no delta in this install' in err and 'culnig plant' in err, err
+    assert not (tmp_path/'r').exists() and not (tmp_path/'f').exists()
+
+
 def test_report_list_respects_steps(tmp_path, capsys):
     rc, out, _ = cli(capsys, 'report', '--list', '--out', tmp_path/'r')
     rc2, out2, _ = cli(capsys, 'report', '--list', '--steps', 'identify', '--out', tmp_path/'r')
