@@ -292,6 +292,7 @@ def main():
             w, c = time.perf_counter() - w, time.process_time() - c
             peak = _rss_kb('VmHWM') / 1024 if can_peak else float('nan')
             T[k]['wall'] += w; T[k]['cpu'] += c; T[k]['peak_mb'] = max(T[k]['peak_mb'], peak); T[k]['runs'].append((w, c, peak))
+            print(f"    round {r + 1} {k:8s}: wall {w:7.1f} s, CPU {c:7.1f} s, peak {peak:6.0f} MB", flush=True)
         print(f"  round {r + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.2f})", flush=True)
     load1 = os.getloadavg()
     base = T['culnig']
