@@ -104,7 +104,7 @@ ASSUMPTIONS = dict(
     gpu_counts=(1, 2, 4, 8),
     score_batch=(16, 128),            # the batch the activation column is given for (the original code's 16 prompts)
     score_batch_tokens=1024,          # padded tokens per scoring batch assumed here (`culnig score --batch-tokens 1024`; its
-                                      # default 'auto' picks 256-8192 from the free memory); the time table
+                                      # default 'auto' picks 256-8192 from the device's memory); the time table
                                       # uses the GPU count this batch needs
     score_datasets=3, score_countries=16,   # score accumulator rows: blend, blendcontrol, countryrc x 16 countries
     eval_batch_tokens=8192,           # `culnig evaluate` default
@@ -221,7 +221,7 @@ def measure(args) -> dict:
     recs = build_prompts('blend', tok, split='neuron', countries=args.countries, limit_per_country=args.per_country)
     lengths = [len(s) for s in encode_records(tok, recs)]
     tokens = sum(lengths)
-    bt = args.batch_tokens or resolve_batch_tokens(model)        # culnig's default: 'auto', from the free memory
+    bt = args.batch_tokens or resolve_batch_tokens(model)        # culnig's default: 'auto', from the device's memory
     padded_score = sum(len(b) * max(lengths[i] for i in b) for b in plan_batches(lengths, bt))
     padded_eval = sum(len(b) * max(lengths[i] for i in b) for b in plan_batches(lengths, 8192, 64))
     load_before = os.getloadavg()
@@ -464,7 +464,7 @@ def main():
     ap.add_argument('--countries', nargs='+', default=list(PAPER_COUNTRIES[:4]))
     ap.add_argument('--repeats', type=int, default=2, help='runs of each pass; the fastest is reported (default 2)')
     ap.add_argument('--threads', type=int, help='torch threads (default: torch\'s)')
-    ap.add_argument('--batch-tokens', type=int, help="scoring's batch budget (default: culnig's, 'auto' from the free memory)")
+    ap.add_argument('--batch-tokens', type=int, help="scoring's batch budget (default: culnig's, 'auto' from the device's memory)")
     ap.add_argument('--profile', type=int, nargs='?', const=15, default=0,
                     help='also profile one run of each pass with torch.profiler and print its top N operators (default 15)')
     ap.add_argument('--also-batch-tokens', type=int, nargs='*', default=[1024],

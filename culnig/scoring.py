@@ -21,7 +21,7 @@ from .data import LIMIT_HELP
 __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'AUTO_BATCH_TOKENS', 'AUTO_MEMORY_SHARE', 'DEFAULT_DATASETS',
            'label_token_id', 'adds_special_tokens', 'encode_records', 'plan_batches', 'left_pad', 'pad_token_id',
            'frozen_weights', 'embeddings_require_grad', 'attribution_pass', 'Workspace', 'max_token_scores',
-           'sample_scores', 'accumulate', 'scoring_bytes_per_token', 'free_memory', 'resolve_batch_tokens',
+           'sample_scores', 'accumulate', 'scoring_bytes_per_token', 'device_memory', 'resolve_batch_tokens',
            'non_embedding_parameters', 'planned_work', 'is_control', 'score_prompts', 'reference_scores',
            'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
@@ -204,7 +204,7 @@ def _load_checkpoint(path: Path) -> tuple[dict, dict]:
 # %% ../nbs/05_scoring.ipynb #41d6ab43
 DEFAULT_BATCH_TOKENS = 1024
 AUTO_BATCH_TOKENS = (256, 8192)      # the range 'auto' picks from (8192: `culnig evaluate`'s batch)
-AUTO_MEMORY_SHARE = 0.5              # the share of the free memory one 'auto' batch may use
+AUTO_MEMORY_SHARE = 0.3              # the share of the device's total memory (less the weights) one 'auto' batch may use
 
 def scoring_bytes_per_token(model, sites=None) -> int:
     """Estimated peak memory of a scoring batch per token (padded), in bytes: per layer the site outputs and their gradients
@@ -218,25 +218,31 @@ def scoring_bytes_per_token(model, sites=None) -> int:
     item = next(model.parameters()).element_size()
     return int(sitemap.n_layers * (2 * width + 8 * cfg.hidden_size) * item)
 
-def free_memory(device) -> int:
-    "Bytes free for a batch on `device`: the GPU's free memory, or the CPU's `MemAvailable` (/proc/meminfo)."
+def device_memory(device) -> int:
+    """Total bytes of `device`: the GPU's memory, or the machine's `MemTotal` (/proc/meminfo). A fixed number per machine, unlike
+    the free memory, so that 'auto' batches (and with them the scores' float rounding) do not depend on the load."""
     device = torch.device(device)
-    if device.type == 'cuda': return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == 'cuda': return int(torch.cuda.get_device_properties(device).total_memory)
     try:
         for line in open('/proc/meminfo'):
-            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+            if line.startswith('MemTotal:'): return int(line.split()[1]) * 1024
     except OSError: pass
     return 0                          # unknown: 'auto' takes the smallest budget
 
+def _auto_budget_bytes(model) -> float:
+    "The bytes one 'auto' batch may take: `AUTO_MEMORY_SHARE` of the device's memory, less the model's parameters."
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return max(0.0, AUTO_MEMORY_SHARE * device_memory(next(model.parameters()).device) - weights)
+
 def resolve_batch_tokens(model, batch_tokens='auto', sites=None) -> int:
     """`batch_tokens` as a number: itself if it is one; for 'auto' the largest power of two in `AUTO_BATCH_TOKENS` whose
-    batch (`scoring_bytes_per_token`) fits in `AUTO_MEMORY_SHARE` of the free memory of the model's device."""
+    batch (`scoring_bytes_per_token`) fits in `AUTO_MEMORY_SHARE` of the model's device memory, less the model's weights."""
     if batch_tokens != 'auto':
         if isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int) or batch_tokens < 1:
             raise CulnigError(f"batch_tokens must be a positive number of tokens or 'auto', got {batch_tokens!r}.")
         return batch_tokens
     lo, hi = AUTO_BATCH_TOKENS
-    fits = AUTO_MEMORY_SHARE * free_memory(next(model.parameters()).device) / scoring_bytes_per_token(model, sites)
+    fits = _auto_budget_bytes(model) / scoring_bytes_per_token(model, sites)
     bt = lo
     while bt * 2 <= min(hi, fits): bt *= 2
     return bt
@@ -531,7 +537,7 @@ def score_parser() -> argparse.ArgumentParser:
     ap.add_argument('--limit-per-country', type=int, help=LIMIT_HELP + ' (quick runs)')
     ap.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: all five)')
     ap.add_argument('--batch-tokens', type=_batch_tokens_arg, default='auto', help="tokens per batch incl. padding, or 'auto': "
-                    "the largest power of two from 256 to 8192 whose batch fits in half the free memory (default: %(default)s)")
+                    "the largest power of two from 256 to 8192 whose batch fits in 30%% of the machine's (or GPU's) memory less the weights (default: %(default)s)")
     ap.add_argument('--max-batch-size', type=int, help='at most this many prompts per batch')
     ap.add_argument('--pad-as-zero', action='store_true', help="count padded positions as 0 before the max (the original code)")
     ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: names ending in 'control')")
