@@ -16,9 +16,9 @@ from .core import (CulnigError, DataFileMissing, PAPER_COUNTRIES, blend_name, ca
 __all__ = ['BLEND_HF', 'BLEND_GH', 'BLEND_GH_2024_06', 'CULNIG_GH', 'CULNIG_REF', 'WVB_GH', 'WVB_REF', 'MANIFEST', 'DATA_FILES',
            'FETCH_GROUPS', 'MISMATCH_ENV', 'MISMATCH_POLICIES', 'BAD_STATUSES', 'HUB_WRITERS', 'SOURCE_ENV', 'DataFile',
            'data_card_entry', 'count_records', 'file_sha256', 'cached_count', 'read_manifest', 'DataFileMismatch',
-           'mismatch_policy', 'inspect_file', 'verify_data_file', 'templates_from_paper_code', 'github_get', 'hub_rows',
-           'hub_file', 'download_bytes', 'fetch_data', 'fetch_file', 'check_data', 'format_table', 'data_source',
-           'from_datasets', 'resolve_data_file', 'main_data']
+           'mismatch_policy', 'inspect_file', 'parse_problem', 'verify_data_file', 'templates_from_paper_code',
+           'github_get', 'hub_rows', 'hub_file', 'download_bytes', 'fetch_data', 'fetch_file', 'check_data',
+           'format_table', 'data_source', 'from_datasets', 'resolve_data_file', 'main_data']
 
 # %% ../nbs/03a_datacard.ipynb #1805edd9
 @dataclass(frozen=True)
@@ -254,13 +254,41 @@ def inspect_file(rel: str, path, root=None) -> dict:
     else: out['status'] = 'ok (records match; no recorded hash)'
     return out
 
+def _first_bad_json_line(text: str) -> str | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip(): continue
+        try: json.loads(line)
+        except json.JSONDecodeError as e: return f'line {i}: not a JSON record ({e.msg})'
+    return None
+
+def parse_problem(path, how: str) -> str | None:
+    "Where a data file stops being readable in its format ('line N: ...'), or None when it parses: what a truncated file shows."
+    try: text = Path(path).read_text(encoding='utf-8-sig')
+    except (OSError, UnicodeDecodeError) as e: return f'it cannot be read as UTF-8 text ({e})'
+    if how == 'jsonl_lines': return _first_bad_json_line(text)
+    if how in ('json_keys', 'json_items'):
+        try: json.loads(text); return None
+        except json.JSONDecodeError as e:
+            first = next((l for l in text.splitlines() if l.strip()), '')
+            try: json.loads(first); return _first_bad_json_line(text)     # JSON lines: the first line that is not a record
+            except json.JSONDecodeError: return f'line {e.lineno}, column {e.colno}: {e.msg}'
+    if how in ('csv_rows', 'tsv_rows'):
+        reader = csv.reader(io.StringIO(text), delimiter=',' if how == 'csv_rows' else '\t')
+        header = next(reader, None)
+        if header is None: return 'line 1: the file is empty'
+        for r in reader:                              # line_num: the physical line where this record ends
+            if r and len(r) < len(header): return f'line {reader.line_num}: {len(r)} fields where the header has {len(header)}'
+    return None
+
 def _mismatch_message(info: dict) -> str:
     entry = data_card_entry(info['rel'])
     rec = (f"; records {info['records'] if info['records'] is not None else 'unreadable'}, expected {info['expected_records']:,}"
            if info['expected_records'] is not None else '')
     exp = info['expected_sha256'] or 'the hash in culnig_manifest.json'
+    where = parse_problem(info['path'], entry.count) if entry else None
     return (f"Data file '{info['rel']}' ({info['path']}) does not match the copy culnig knows: sha256 {info['sha256'][:16]}..., "
-            f"expected {exp[:16]}...{rec}. It may be truncated, edited or another release. Get a good copy with "
+            f"expected {exp[:16]}...{rec}. " + (f"It is damaged or truncated: {where}. " if where else
+            "It may be truncated, edited or another release. ") + "Get a good copy with "
             f"'culnig data fetch --datasets {entry.benchmark if entry else '...'} --overwrite' (source: {entry.source if entry else '?'}), "
             f"or set {MISMATCH_ENV}=warn (or ignore) to use it anyway; every result records the file's sha256.")
 

@@ -8,7 +8,7 @@ import argparse, contextlib, difflib, json, os, sys
 from pathlib import Path
 from .core import CulnigError, DataFileMissing, UnknownName, prepare_output, run_metadata, sha256_file
 from .intervention import OPERATIONS, intervene
-from .neuronset import NeuronSetError, load_neuron_set
+from .neuronset import NeuronSetError, load_neuron_set, check_model
 from .models import DEFAULT_MODEL, model_source
 
 class LmEvalMissing(CulnigError, ImportError):
@@ -49,16 +49,18 @@ def check_operation(operation: str, factor) -> float:
     if f != f or f in (float('inf'), float('-inf')): raise UnknownName(f"factor must be a finite number; got {factor!r}.")
     return f
 
-def load_sets(neurons, sitemap=None) -> tuple[list, list[dict]]:
-    "Read (and, given a `sitemap`, check against the model) every neuron set: `(sets, descriptions)`."
+def load_sets(neurons, sitemap=None, model_name: str | None = None, allow_other_model: bool = False) -> tuple[list, list[dict]]:
+    """Read (and, given a `sitemap`, check against the model) every neuron set: `(sets, descriptions)`. A set made for another
+    model than `model_name` is refused first (`culnig.neuronset.check_model`), unless `allow_other_model`."""
     sets, desc = [], []
     for s in neuron_list(neurons):
         if isinstance(s, (str, Path)):
-            ns = load_neuron_set(s, sitemap)
+            ns = load_neuron_set(s, sitemap, model_name=model_name, allow_other_model=allow_other_model)
             sets.append(ns)
             desc.append(dict(file=str(s), sha256=sha256_file(s), kind=ns.kind, country=ns.country, n_neurons=len(ns),
                              model_name=ns.model_name))
         else:
+            if hasattr(s, 'model_name'): check_model(s, model_name, allow_other_model)
             if sitemap is not None and hasattr(s, 'validate'): s.validate(sitemap)
             sets.append(s)
             desc.append(dict(file=None, kind=getattr(s, 'kind', 'custom'), country=getattr(s, 'country', None),
@@ -70,7 +72,8 @@ class CulnigLM(HFLM):
     """lm-eval's Hugging Face model (`hf`, `HFLM`) with culnig's intervention active from construction on.
     `pretrained`: an embedded model name, a folder, a .gguf file or a hub id; `neurons`: neuron-set file(s);
     `operation`: suppress | enhance; `factor`: the enhance multiplier. Every other argument is HFLM's."""
-    def __init__(self, pretrained=DEFAULT_MODEL, neurons=None, operation: str = 'suppress', factor: float = 2.0, **kwargs):
+    def __init__(self, pretrained=DEFAULT_MODEL, neurons=None, operation: str = 'suppress', factor: float = 2.0,
+                 allow_other_model: bool = False, **kwargs):
         factor = check_operation(operation, factor)
         load_sets(neurons)                                   # files exist and parse: fail before the model loads
         if isinstance(pretrained, (str, Path)):
@@ -80,7 +83,9 @@ class CulnigLM(HFLM):
         else: src, info = pretrained, dict(getattr(pretrained, 'culnig_info', None) or {})
         super().__init__(pretrained=src, **kwargs)
         from culnig.sites import find_sites
-        sets, desc = load_sets(neurons, find_sites(self.model)) if neuron_list(neurons) else ([], [])
+        allow = str(allow_other_model).lower() in ('1', 'true', 'yes')      # lm-eval passes model_args as strings
+        name = info.get('name') or getattr(self.model.config, '_name_or_path', None)
+        sets, desc = load_sets(neurons, find_sites(self.model), model_name=name, allow_other_model=allow) if neuron_list(neurons) else ([], [])
         self.culnig = dict(model=info, neuron_sets=desc, operation=operation if sets else None,
                            factor=factor if sets and operation == 'enhance' else None)
         self._culnig_stack = contextlib.ExitStack()

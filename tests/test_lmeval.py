@@ -62,7 +62,7 @@ def test_registered_model_equals_hf_and_intervenes(tiny_dir, neuron_files):
 def test_bad_input_fails_before_evaluation(tiny_dir, neuron_files, tasks_dir, tmp_path):
     from lm_eval.api.registry import get_model
     cls = get_model('culnig')
-    with pytest.raises(CulnigError, match='another model'):
+    with pytest.raises(CulnigError, match='was made for the model'):
         cls.create_from_arg_string(f'pretrained={tiny_dir},neurons={neuron_files}/other.json', dict(device='cpu'))
     with pytest.raises(CulnigError, match="Unknown operation 'amplify'"):
         cls.create_from_arg_string(f'pretrained={tiny_dir},neurons={neuron_files}/half.json,operation=amplify', dict(device='cpu'))
