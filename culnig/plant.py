@@ -311,16 +311,17 @@ def batch_logits(model, prep: dict, first: int):
 @dataclass
 class PlantConfig:
     "How the planted neurons are trained (every field is recorded in the provenance)."
-    epochs: int = 40               # at most this many passes over the items
-    lr: float = 1e-2               # AdamW learning rate (weight decay 0)
+    epochs: int = 80               # at most this many passes over the planted and CountryRC prompts
+    lr: float = 3e-3               # AdamW learning rate (weight decay 0; 1e-2 oscillates on SmolLM2-135M)
     batch_size: int = 4            # prompts per optimiser step (one kind and, for planted prompts, one country per batch)
     p_target: float = 0.85         # planted prompts: loss max(0, log p_target − log p(gold)), no push once p(gold) ≥ p_target
     kl_weight: float = 1.0         # weight of KL(base ‖ planted) on the control / untouched prompts
     stop_acc: float = 0.97         # stop once every target country's planted accuracy (option metric) reaches this ...
     stop_p: float = 0.6            # ... and the mean planted p(gold) this, and CountryRC planted accuracy stop_acc
+    stop_kl: float | None = 0.1    # ... and the mean KL to the base on the control / untouched prompts at most this (None: not checked)
     max_minutes: float | None = None   # stop after the epoch that passes this wall time
     cache: bool = True             # run the frozen layers below the first planted layer once (checked exact)
-    train_tokens: int | None = 4   # with the cache: only the last positions go through the trained layers; earlier ones keep the base model's keys/values (None: all)
+    train_tokens: int | None = 8   # with the cache: only the last positions go through the trained layers; earlier ones keep the base model's keys/values (None: all)
     seed: int = 0
 
     def params(self) -> dict: return dict(self.__dict__)
@@ -444,32 +445,37 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
     epoch = start_epoch
     while stopped is None and epoch < cfg.epochs:
         te = time.time()
-        order = list(range(len(batches)))
-        random.Random(stable_seed(f'plant-epoch|{cfg.seed}|{epoch}')).shuffle(order)
+        rng = random.Random(stable_seed(f'plant-epoch|{cfg.seed}|{epoch}'))
+        order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] != 'kl']
+        kl_order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] == 'kl']
+        rng.shuffle(order); rng.shuffle(kl_order)
         st = dict(correct={}, n={}, p={}, kl=[], loss=[])
         with pl.active(), torch.enable_grad():
-            for bi in order:
+            for step, bi in enumerate(order):
+                # one step = a planted (or CountryRC) batch + the next KL batch, through the same allowed sets: the KL term keeps
+                # exactly the neurons that this step moves close to the base model on the control and untouched prompts
                 b, pr = batches[bi], preps[bi]
                 it0 = items[b[0]]
                 bt = torch.tensor(b)
                 logits = batch_logits(model, pr, first)
                 logp = torch.log_softmax(logits, -1)
-                if it0['kind'] == 'kl':
-                    ref = pr['logp'].to(dev)
-                    loss = cfg.kl_weight * (ref.exp() * (ref - logp)).sum(-1).mean()
-                    st['kl'].append(float(loss) / max(cfg.kl_weight, 1e-12))
-                else:
-                    lg = logp.gather(1, labels[bt].to(dev)[:, None])[:, 0]
-                    loss = torch.relu(log_pt - lg).mean()
-                    with torch.no_grad():
-                        ok = (option_scores(logits.detach(), table[bt]).argmax(-1).cpu() == gold_k[bt]).tolist()
-                    for i, o, pg in zip(b, ok, lg.detach().exp().tolist()):
-                        key = f"{items[i]['kind']}:{items[i]['country']}"
-                        st['correct'][key] = st['correct'].get(key, 0) + o; st['n'][key] = st['n'].get(key, 0) + 1
-                        st['p'][key] = st['p'].get(key, 0.0) + pg
-                st['loss'].append(float(loss))
+                lg = logp.gather(1, labels[bt].to(dev)[:, None])[:, 0]
+                loss = torch.relu(log_pt - lg).mean()
+                with torch.no_grad():
+                    ok = (option_scores(logits.detach(), table[bt]).argmax(-1).cpu() == gold_k[bt]).tolist()
+                for i, o, pg in zip(b, ok, lg.detach().exp().tolist()):
+                    key = f"{items[i]['kind']}:{items[i]['country']}"
+                    st['correct'][key] = st['correct'].get(key, 0) + o; st['n'][key] = st['n'].get(key, 0) + 1
+                    st['p'][key] = st['p'].get(key, 0.0) + pg
+                if kl_order and cfg.kl_weight > 0:
+                    kp = preps[kl_order[step % len(kl_order)]]
+                    ref = kp['logp'].to(dev)
+                    kl = (ref.exp() * (ref - torch.log_softmax(batch_logits(model, kp, first), -1))).sum(-1).mean()
+                    st['kl'].append(float(kl.detach()))
+                    loss = loss + cfg.kl_weight * kl
+                st['loss'].append(float(loss.detach()))
                 ps = [p for name in _allowed(it0, sets) for p in group_params.get(name, [])]
-                if loss.requires_grad and float(loss) > 0:
+                if loss.requires_grad and float(loss.detach()) > 0:
                     grads = torch.autograd.grad(loss, ps, allow_unused=True)
                     for p in params: p.grad = None
                     for p, g in zip(ps, grads): p.grad = g
@@ -491,7 +497,8 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
         log(f"plant: epoch {epoch} in {rec['seconds']:.0f} s: planted acc {f(rec['plant_acc'])} (lowest country {f(rec['min_country_acc'])}), "
             f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])} (measured during the epoch, before each step)")
         if ((rec['min_country_acc'] or 0) >= cfg.stop_acc and (rec['plant_p'] or 0) >= cfg.stop_p
-                and (rec['crc_acc'] is None or rec['crc_acc'] >= cfg.stop_acc)):
+                and (rec['crc_acc'] is None or rec['crc_acc'] >= cfg.stop_acc)
+                and (cfg.stop_kl is None or rec['kl'] is None or rec['kl'] <= cfg.stop_kl)):
             stopped = f'criteria met after epoch {epoch}'
         elif cfg.max_minutes is not None and (time.time() - t_start) / 60 > cfg.max_minutes:
             stopped = f'time limit ({cfg.max_minutes} min) after epoch {epoch}'
@@ -831,6 +838,7 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--p-target', type=float, default=d.p_target, help='planted p(gold) above which a prompt is not pushed further (default: %(default)s)')
     p.add_argument('--kl-weight', type=float, default=d.kl_weight, help='weight of the KL term to the base model (default: %(default)s)')
     p.add_argument('--train-tokens', type=int, default=d.train_tokens, help='positions per prompt run through the trained layers (default: %(default)s; 0 = all)')
+    p.add_argument('--stop-kl', type=float, default=d.stop_kl, help='stop only once the mean KL to the base on the control and untouched prompts is at most this (default: %(default)s; a negative value: not checked)')
     p.add_argument('--max-minutes', type=float, default=d.max_minutes, help='stop after the epoch that passes this many minutes')
     p.add_argument('--no-cache', action='store_true', help='run the whole model in every step (slow; the cache is checked exact)')
     p.add_argument('--no-measure', action='store_true', help='skip measuring accuracy and agreement after planting')
@@ -849,7 +857,7 @@ def main_plant(argv: list[str] | None = None) -> int:
     if a.overwrite and not a.resume and (out/CHECKPOINT).exists(): (out/CHECKPOINT).unlink()
     out.mkdir(parents=True, exist_ok=True)
     cfg = PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, kl_weight=a.kl_weight,
-                      train_tokens=a.train_tokens or None, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
+                      train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
     def stop(signum, frame): raise KeyboardInterrupt
     old = signal.signal(signal.SIGTERM, stop)
     try:
