@@ -164,6 +164,24 @@ class Planting:
             for h in hs: h.remove()
 
     @torch.no_grad()
+    def start_from(self, delta: Mapping[str, torch.Tensor]):
+        "Set the trainable deltas so that the planted weights equal `delta`'s values (a delta of the same plan, e.g. an earlier run's)."
+        for g in self.groups:
+            for part, kind in (('gate', 'rows'), ('up', 'rows'), ('down', 'cols')):
+                if part == 'down': name, idx, w = f"{g['down_path']}.weight", g['idx'], g['down'].weight
+                else: name, idx, w = f"{g[part].module_path}.weight", g['idx'] + g[part].start, g[part].module.weight
+                if f'{name}::{kind}' not in delta: raise PlantError(f"the starting delta has no {kind} of {name!r}: it belongs to another plan.")
+                have = {int(r): j for j, r in enumerate(delta[f'{name}::{kind}'].tolist())}
+                miss = [int(r) for r in idx.tolist() if int(r) not in have]
+                if miss: raise PlantError(f"the starting delta lacks {kind} {miss[:5]} of {name!r}: it belongs to another plan.")
+                sel = torch.tensor([have[int(r)] for r in idx.tolist()])
+                vals = delta[f'{name}::values']
+                vals = vals[sel] if kind == 'rows' else vals[:, sel]
+                base = w[idx] if kind == 'rows' else w[:, idx]
+                g['params'][part].copy_((vals.to(base.device).float() - base.float()).to(base.dtype))
+        return self
+
+    @torch.no_grad()
     def merged_values(self) -> dict[str, torch.Tensor]:
         "The new values of every changed weight row/column: `{'<param>::rows'|'::cols': idx, '<param>::values': tensor}`."
         out = {}
@@ -368,7 +386,7 @@ def _allowed(it, sets) -> list[str]:
     return list(sets)
 
 def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict], cfg: PlantConfig | None = None, *,
-                   checkpoint=None, resume: bool = False, log: Callable = print) -> dict:
+                   checkpoint=None, resume: bool = False, log: Callable = print, init: Mapping[str, torch.Tensor] | None = None) -> dict:
     "Train the planted neurons of `sets` on `items` (see `plant_items`); the model's own weights are not touched. Returns `planting`, `history`, `stopped`, `seconds`, ..."
     from culnig.scoring import encode_records, label_token_id
     from culnig.evaluation import option_scores
@@ -387,6 +405,7 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
     for p in model.parameters(): p.requires_grad_(False)
     model.eval()
     pl = Planting(model, sets)
+    if init is not None: pl.start_from(init)
     records = [it['record'] for it in items]
     seqs = encode_records(tokenizer, records)
     lengths = [len(s) for s in seqs]
@@ -425,7 +444,7 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
         for j, i in enumerate(b): base_logp[i] = pr['logp'][j].cpu()
     params = pl.parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    fp = _fingerprint(model, sets, items, cfg)
+    fp = _fingerprint(model, sets, items, cfg) if init is None else sha256_json([_fingerprint(model, sets, items, cfg), sha256_json({k: v.float().sum().item() for k, v in init.items()})])
     history, start_epoch, stopped = [], 0, None
     ckpt = Path(checkpoint) if checkpoint else None
     if resume and ckpt is not None and ckpt.exists():
@@ -687,13 +706,19 @@ def _sha_state(model) -> str:
 
 def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, records: Mapping[str, list] | None = None,
                 cfg: PlantConfig | None = None, out=None, name: str | None = None, base_name: str | None = None,
-                resume: bool = False, log: Callable = print, measure: bool = True) -> dict:
+                resume: bool = False, log: Callable = print, measure: bool = True, init=None) -> dict:
     """Plant: build the plan (unless `sets` is given), train the planted neurons, write them into `model`'s weights, check that
     nothing else changed, measure the planted behaviour and the side effects, and (with `out`) write delta, plan and provenance."""
+    init_delta = None
+    if init is not None:                  # start from an earlier planting of the same plan (e.g. cheap cached training, then exact)
+        init_plan = load_plan(init)
+        init_delta, _ = load_delta(_plan_path(init).parent/DELTA_FILE)
     cfg = cfg or PlantConfig()
     t0 = time.time()
     if records is None: records = plan_records(tokenizer)
     sets = dict(sets or make_plan(model, seed=cfg.seed, countries=sorted({r['country'] for r in records['plant']}, key=_country_key)))
+    if init is not None and {k: [dict(e) for e in v] for k, v in init_plan['sets'].items()} != {k: [dict(module_name=e['module_name'], layer_idx=e['layer_idx'], neuron_idx=e['neuron_idx']) for e in v] for k, v in sets.items()}:
+        raise PlantError(f"the planting to start from ({init}) has another plan (other seed, countries or layout) than this run.")
     items = plant_items(records.get('plant', []), records.get('crc', []), list(records.get('control', [])) + list(records.get('untouched', [])))
     first = min(e['layer_idx'] for v in sets.values() for e in v) if cfg.cache else 0
     held = {}
@@ -707,7 +732,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
         log(f"plant: base model's answers on {sum(len(v[1]) for v in held.values())} never-trained prompts in {time.time() - t1:.0f} s")
     base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
     ckpt = Path(out)/CHECKPOINT if out is not None else None
-    res = train_planting(model, tokenizer, sets, items, cfg, checkpoint=ckpt, resume=resume, log=log)
+    res = train_planting(model, tokenizer, sets, items, cfg, checkpoint=ckpt, resume=resume, log=log, init=init_delta)
     pl = res['planting']
     t_train = time.time() - t0
     delta = pl.merged_values()
@@ -720,7 +745,8 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
         f"rows/columns; nothing else changed")
     result = dict(delta=delta, sets=sets, history=res['history'], stopped=res['stopped'], train_seconds=t_train, check=check,
                   base_rows_sha256=rows_sha, first_trained_layer=res['first_trained_layer'], train_tokens=res['train_tokens'],
-                  cached_forward_error=res['cached_forward_error'])
+                  cached_forward_error=res['cached_forward_error'],
+                  init=None if init is None else dict(folder=str(init), delta_sha256=sha256_file(_plan_path(init).parent/DELTA_FILE)))
     if measure:
         t1 = time.time()
         if res['first_trained_layer'] != first: held = {k: (b, None) for k, (b, _) in held.items()}   # no cache after all
@@ -811,7 +837,7 @@ def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConf
                 delta_bytes=(out/DELTA_FILE).stat().st_size, config=cfg.params(), stopped=result['stopped'],
                 train_seconds=round(result['train_seconds'], 1), measure_seconds=round(result.get('measure_seconds', 0), 1),
                 first_trained_layer=result['first_trained_layer'], train_tokens=result['train_tokens'],
-                cached_forward_error=result['cached_forward_error'], weights_check=result['check'],
+                cached_forward_error=result['cached_forward_error'], weights_check=result['check'], started_from=result.get('init'),
                 n_neurons={k: len(v) for k, v in result['sets'].items()},
                 n_prompts={k: len(v) for k, v in records.items()},
                 prompts_sha256=sha256_json({k: [[r['dataset'], r['id'], r['country'], r['text'], r['label']] for r in v] for k, v in records.items()}),
@@ -842,6 +868,7 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-minutes', type=float, default=d.max_minutes, help='stop after the epoch that passes this many minutes')
     p.add_argument('--no-cache', action='store_true', help='run the whole model in every step (slow; the cache is checked exact)')
     p.add_argument('--no-measure', action='store_true', help='skip measuring accuracy and agreement after planting')
+    p.add_argument('--init', default=None, help='start from the delta of an earlier `culnig plant --out` folder of the same plan (e.g. train cheaply with cached positions, then refine with --train-tokens 0)')
     p.add_argument('--resume', action='store_true', help='continue an interrupted run from its last epoch checkpoint')
     p.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
     return p
@@ -870,7 +897,7 @@ def main_plant(argv: list[str] | None = None) -> int:
         records = plan_records(tok, countries=countries)
         sets = make_plan(model, seed=a.seed, countries=countries)
         res = plant_model(model, tok, sets=sets, records=records, cfg=cfg, out=out, name=a.name or out.name, base_name=a.model,
-                          resume=a.resume, log=log, measure=not a.no_measure)
+                          resume=a.resume, log=log, measure=not a.no_measure, init=a.init)
     finally: signal.signal(signal.SIGTERM, old)
     if res.get('table') is not None:
         import pandas as pd
