@@ -362,28 +362,14 @@ def ig_method(model, tokenizer, records, *, sites=None, steps: int = 16, steps_p
 
 # %% ../nbs/12_methods.ipynb #36244546
 from .neuronset import NeuronSet
-from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, MLP_SITES, ATTN_SITES,
-                              SELECTION_SITES, SelectionError, TIE_BREAK)
+from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, culture_score, pool_sum,
+                              MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError, TIE_BREAK)
 
 def pool_table(scores: Scores | Mapping[str, torch.Tensor], pool: Pool, dataset: str | None = None) -> torch.Tensor:
     "`[countries, pool size]`: `dataset`'s tensors (or a `{site: [C, layers, width]}` dict) in `culnig.selection` pool order."
     per = {s: scores.get(dataset, s) for s in pool.sites} if isinstance(scores, Scores) else scores
     t = torch.cat([per[s] for s in pool.sites], dim=-1)          # [C, layers, row]: layer-major, sites in pool order
     return t.reshape(t.shape[0], pool.size)
-
-def _row_sum(t: torch.Tensor) -> torch.Tensor:
-    "Σ over rows in float64, one row after the other (the order `culnig.selection` sums countries in)."
-    acc = torch.zeros(t.shape[1:], dtype=torch.float64)
-    for r in t: acc.add_(r)
-    return acc
-
-def _g(scores: Scores, pool: Pool, datasets, control: bool) -> torch.Tensor:
-    "The paper's culture-general score over the pool: Σ_d [Σ_c S_d / N_d − Σ_c S_{d control} / N_{d control}] (float64)."
-    acc = torch.zeros(pool.size, dtype=torch.float64)
-    for d in datasets:
-        acc += _row_sum(pool_table(scores, pool, d)) / scores.n_samples(d)
-        if control: acc -= _row_sum(pool_table(scores, pool, control_of(d))) / scores.n_samples(control_of(d))
-    return acc
 
 def _dataset_ids(scores: Scores, datasets, crc=None) -> dict:
     return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc else [])}
@@ -467,7 +453,7 @@ def general_score(scores: Scores, pool: Pool, *, datasets=None, control: bool = 
     "The method's culture-general ranking score over `pool` (float64): selection's g(n), or min_c p_c for `lape` (summed over datasets)."
     if method_of(scores) == 'lape':
         return sum(_lape_general(scores, d, pool, subtract_control) for d in _id_datasets(scores, datasets, False))
-    return _g(scores, pool, _id_datasets(scores, datasets, control), control)
+    return culture_score(scores, pool, _id_datasets(scores, datasets, control), control)
 
 def _top_per_subpool(pool, g, fracs, drop=None):
     "Top `int(frac × sub-pool)` of the MLP and attention sub-pools by `g`, skipping flat positions in `drop`."
@@ -504,7 +490,7 @@ def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc
         if crc not in scores.datasets:
             raise SelectionError(f"the CRC dataset {crc!r} is not in the score table (datasets {scores.datasets}); "
                                  "score it, or pass crc=None.")
-        crc_sum = _row_sum(pool_table(scores, pool, crc))
+        crc_sum = pool_sum(scores, crc, pool)
         drop = torch.cat([idx[top_in_order(crc_sum[idx], n_top(r, idx.numel()))]
                           for sub, r in ((MLP_SITES, r_mlp), (ATTN_SITES, r_attn)) for idx in [pool.indices(sub)]])
     sel, stats = _top_per_subpool(pool, g, dict(mlp=budget, attn=budget), drop)
