@@ -14,7 +14,7 @@ import torch
 from .core import (CulnigError, DataFileMissing, UnknownName, prepare_output, progress, run_metadata, sha256_file,
                          sha256_json, stable_seed)
 from .intervention import intervene, plan_intervention
-from .scoring import encode_records, plan_batches, left_pad
+from .scoring import encode_records, plan_batches, left_pad, last_logits
 from .data import LIMIT_HELP
 
 # %% auto #0
@@ -178,14 +178,6 @@ def saq_match(response: str, answers: Sequence[str], lang: str = 'en') -> bool:
 # %% ../nbs/09_evaluation.ipynb #c98a084a
 def _is_saq(r: dict) -> bool: return bool(r.get('answers')) and not r.get('options')
 
-def _forward_last(model, input_ids, attention_mask) -> torch.Tensor:
-    "Last-position logits `[B, vocab]` (float32) with explicit positions; the LM head runs on the last position only."
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    kw = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
-    try: out = model(**kw, logits_to_keep=1)
-    except TypeError: out = model(**kw)
-    return out.logits[:, -1].float()
-
 def _device_of(model):
     try: return next(model.parameters()).device
     except StopIteration: return torch.device('cpu')
@@ -236,7 +228,7 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
         for bn in range(done, len(batches)):
             b = batches[bn]
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
-            logits = _forward_last(model, ids, mask)
+            logits = last_logits(model, ids, mask)     # culnig.scoring's: the LM head on the last position only
             bi = torch.tensor(b)
             pred_ids[bi] = logits.argmax(-1).cpu()
             sc = option_scores(logits, table[bi]).cpu()

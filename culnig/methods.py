@@ -424,7 +424,7 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
                          filter_rate: float = 0.95, bar_rate: float = 0.95, sites=MLP_SITES) -> NeuronSet:
     "LAPE's culture-specific neurons of `country` (low entropy across countries, probability above the bar); kind 'lape'."
     _need_lape(scores)
-    scores._check_dataset(dataset)
+    scores.check_dataset(dataset)
     pool = Pool(scores.n_layers, scores.sites, sites)
     K, p = _lape_flat(scores, dataset, pool)
     if country not in K:
@@ -441,7 +441,7 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
     return ns
 
 def _lape_general(scores, dataset, pool, subtract_control):
-    scores._check_dataset(dataset)
+    scores.check_dataset(dataset)
     _, p = _lape_flat(scores, dataset, pool)
     pc = None
     if subtract_control:

@@ -22,11 +22,11 @@ from .distributed import world, shard_indices, rank_path, all_gather, all_reduce
 __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'AUTO_BATCH_TOKENS', 'AUTO_MEMORY_SHARE', 'DEFAULT_DATASETS',
            'label_token_id', 'adds_special_tokens', 'encode_records', 'plan_batches', 'left_pad', 'pad_token_id',
            'frozen_weights', 'embeddings_require_grad', 'last_logits', 'attribution_pass', 'Workspace',
-           'max_token_scores', 'sample_scores', 'deterministic', 'accumulate', 'scoring_bytes_per_token',
-           'device_memory', 'resolve_batch_tokens', 'non_embedding_parameters', 'planned_work', 'is_control',
-           'country_order', 'check_records', 'resolve_sites', 'model_meta', 'dataset_meta', 'prompt_hash', 'ScoringRun',
-           'score_prompts', 'score_distributed', 'reference_scores', 'assert_scores_close', 'score_parser',
-           'main_score', 'load_scores', 'import_original', 'Scores']
+           'max_token_scores', 'sample_scores', 'deterministic', 'accumulate', 'save_checkpoint', 'load_checkpoint',
+           'scoring_bytes_per_token', 'device_memory', 'resolve_batch_tokens', 'non_embedding_parameters',
+           'planned_work', 'is_control', 'country_order', 'check_records', 'resolve_sites', 'model_meta',
+           'dataset_meta', 'prompt_hash', 'ScoringRun', 'score_prompts', 'score_distributed', 'reference_scores',
+           'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
 # %% ../nbs/05_scoring.ipynb #1cc553ce
 def label_token_id(tokenizer, label) -> tuple[int, bool]:
@@ -185,7 +185,8 @@ def accumulate(acc: dict, results, real, p, group, clamp=None, pad_as_zero: bool
 # %% ../nbs/05_scoring.ipynb #e7cd31f9
 CHECKPOINT_FILE = 'scoring_checkpoint.safetensors'
 
-def _save_checkpoint(path: Path, acc: dict, state: dict):
+def save_checkpoint(path: Path, acc: dict, state: dict):
+    "Write the accumulators `acc` and the JSON `state` to `path` atomically (a temporary file, then a rename)."
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
@@ -194,7 +195,8 @@ def _save_checkpoint(path: Path, acc: dict, state: dict):
     os.chmod(tmp, file_mode())          # like every other file culnig writes: 0644 under the usual umask
     os.replace(tmp, path)
 
-def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
+    "`(accumulators, state)` of a checkpoint written by `save_checkpoint`; a damaged file raises a `CulnigError` saying how to start again."
     from safetensors import safe_open, SafetensorError
     try:
         with safe_open(str(path), framework='pt') as f:
@@ -422,7 +424,7 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
     saved = state = None
     requested = batch_tokens
     if resume and ckpt is not None and ckpt.exists():
-        saved, state = _load_checkpoint(ckpt)
+        saved, state = load_checkpoint(ckpt)
         if batch_tokens == 'auto' and 'batch_tokens' in state: batch_tokens = state['batch_tokens']   # the same batches
     run = ScoringRun(model, tokenizer, records, sites=sites, countries=countries, control=control,
                      batch_tokens=batch_tokens, max_batch_size=max_batch_size)
@@ -442,7 +444,7 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         run.sum_p, done = state['sum_p'], state['batches_done']
 
     def save_state():
-        if ckpt is not None: _save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=run.sum_p,
+        if ckpt is not None: save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=run.sum_p,
                                                            batch_tokens=run.batch_tokens))
 
     bar = progress(total=len(records), initial=sum(len(b) for b in batches[:done]), unit='prompt', desc='scoring',

@@ -150,7 +150,7 @@ def identification_datasets(scores: Scores, datasets: Sequence[str] | None = Non
                                  f"{'each needs its control, e.g. blend + blendcontrol; ' if control else ''}"
                                  f"score them with `culnig score --datasets blend blendcontrol countryrc`.")
     for d in datasets:
-        scores._check_dataset(d)
+        scores.check_dataset(d)
         if control and control_of(d) not in scores.datasets:
             raise SelectionError(f"dataset {d!r} has no control {control_of(d)!r} in the score table (datasets {scores.datasets}); "
                                  f"score it, or select without control subtraction (control=False, --no-control).")
