@@ -13,8 +13,8 @@ import torch.distributed as dist
 from .core import CulnigError
 
 # %% auto #0
-__all__ = ['world', 'is_distributed', 'is_main', 'init_distributed', 'shard_indices', 'gather_ordered', 'barrier',
-           'checkpoint_files', 'score_distributed', 'launch_command']
+__all__ = ['world', 'is_distributed', 'is_main', 'init_distributed', 'shard_indices', 'gather_ordered', 'rank_path', 'barrier',
+           'checkpoint_files', 'all_reduce_sum_', 'all_gather', 'backend', 'launch_command']
 
 # %% ../nbs/13_distributed.ipynb #52d011d2
 def world() -> tuple[int, int]:
@@ -61,7 +61,8 @@ def gather_ordered(rows: Sequence, indices: Sequence[int], n: int) -> list:
     return out
 
 # %% ../nbs/13_distributed.ipynb #8a832e80
-def _rank_path(path, rank: int, world_size: int):
+def rank_path(path, rank: int, world_size: int):
+    "The file of rank `rank` for a per-rank file `path`: `DIR/x.ext` becomes `DIR/x.rank{rank}.ext` (`path` itself for one process)."
     if path is None or world_size == 1: return path
     p = Path(path)
     return p.with_name(f"{p.stem}.rank{rank}{p.suffix}")
@@ -74,51 +75,25 @@ def checkpoint_files(path, own: bool = False) -> list[Path]:
     "Existing checkpoint files of a run: `path` itself and its per-rank siblings; `own=True`: only this rank's."
     p = Path(path)
     if own:
-        q = Path(_rank_path(p, *world()))
+        q = Path(rank_path(p, *world()))
         return [q] if q.exists() else []
     return sorted(f for f in {p, *p.parent.glob(f'{p.stem}.rank*{p.suffix}')} if f.exists())
 
-def _allreduce_(t: torch.Tensor) -> torch.Tensor:
+def all_reduce_sum_(t: torch.Tensor) -> torch.Tensor:
+    "`t` summed over all ranks, in place (`all_reduce` SUM; `t` itself for one process)."
     if is_distributed(): dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
 
-def score_distributed(model, tokenizer, records: Sequence[dict], *, checkpoint=None, countries=None, **kwargs):
-    "`score_prompts` over this rank's shard, reduced over all ranks: every rank returns the full `Scores`."
-    from culnig.scoring import score_prompts, _country_order, _dataset_meta
-    from culnig.scorefile import Scores, score_key
-    records = list(records)
-    rank, W = world()
-    if W == 1: return score_prompts(model, tokenizer, records, checkpoint=checkpoint, countries=countries, **kwargs)
-    countries = _country_order(records, countries)
-    datasets = list(dict.fromkeys(r['dataset'] for r in records))
-    mine = [records[i] for i in shard_indices(len(records), rank, W)]
-    kwargs['show_progress'] = kwargs.get('show_progress', True) and rank == 0     # one progress bar, rank 0's
-    local = score_prompts(model, tokenizer, mine, checkpoint=_rank_path(checkpoint, rank, W), countries=countries, **kwargs) if mine else None
-    ref = [None] * W
-    dist.all_gather_object(ref, None if local is None else dict(sites=local.meta['sites'], n_layers=local.meta['n_layers']))
-    shape = next(r for r in ref if r is not None)
-    device = next(model.parameters()).device
-    tensors = {}
-    for d in datasets:
-        for site, width in shape['sites'].items():
-            key = score_key(d, site)
-            t = local.tensors[key].to(device) if local is not None and key in local.tensors else \
-                torch.zeros(len(countries), shape['n_layers'], width, dtype=torch.float32, device=device)
-            tensors[key] = _allreduce_(t.float().contiguous()).cpu()
-    sum_ps = [None] * W
-    dist.all_gather_object(sum_ps, {} if local is None else {d: v['sum_p'] for d, v in local.meta['datasets'].items()})
-    sum_p = {d: {} for d in datasets}
-    for part in sum_ps:                     # rank order: a fixed order of float additions
-        for d, per in part.items():
-            for c, v in per.items(): sum_p[d][c] = sum_p[d].get(c, 0.0) + v
-    meta = dict(local.meta if local is not None else {})
-    meta['countries'] = countries
-    meta['datasets'] = _dataset_meta(records, sum_p)
-    meta.setdefault('params', {})['distributed'] = dict(world_size=W, backend=dist.get_backend(), shard='round-robin by item index')
-    meta['data_hashes'] = dict(meta.get('data_hashes', {}))
-    from culnig.scoring import _prompt_hash
-    meta['data_hashes']['prompts_sha256'] = _prompt_hash(records)
-    return Scores(tensors, meta)
+def all_gather(obj) -> list:
+    "Every rank's `obj` (picklable), in rank order; `[obj]` for one process."
+    if not is_distributed(): return [obj]
+    out = [None] * world()[1]
+    dist.all_gather_object(out, obj)
+    return out
+
+def backend() -> str | None:
+    "The process group's backend (`gloo`, `nccl`), or None without one."
+    return dist.get_backend() if dist.is_available() and dist.is_initialized() else None
 
 # %% ../nbs/13_distributed.ipynb #0c279328
 def launch_command(nproc: int, command: Sequence[str], *, nnodes: int = 1, standalone: bool = True) -> list[str]:

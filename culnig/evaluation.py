@@ -14,7 +14,7 @@ import torch
 from .core import (CulnigError, DataFileMissing, UnknownName, prepare_output, progress, run_metadata, sha256_file,
                          sha256_json, stable_seed)
 from .intervention import intervene, plan_intervention
-from .scoring import encode_records, plan_batches, left_pad
+from .scoring import encode_records, plan_batches, left_pad, last_logits
 from .data import LIMIT_HELP
 
 # %% auto #0
@@ -22,8 +22,8 @@ __all__ = ['SAQ_NORMALISERS', 'DEFAULT_MAX_NEW_TOKENS', 'PAPER_MAX_NEW_TOKENS', 
            'RESULT_FILES', 'CHECKPOINT_DIR', 'option_token_ids', 'option_table', 'option_scores', 'alignment_score',
            'scale_of', 'tokens', 'normalise', 'saq_normaliser', 'normaliser_info', 'saq_match', 'classify',
            'generation_info', 'generate_answers', 'bootstrap_means', 'bootstrap_ci', 'mcnemar_p', 'paired_p',
-           'summarize', 'EvalResult', 'load_results', 'evaluate', 'compare', 'random_baseline', 'cross_culture_matrix',
-           'evaluate_parser', 'main_evaluate', 'main_compare']
+           'summarize', 'EvalResult', 'load_results', 'record_hash', 'evaluate', 'compare', 'random_baseline',
+           'cross_culture_matrix', 'evaluate_parser', 'main_evaluate', 'main_compare']
 
 # %% ../nbs/09_evaluation.ipynb #29f3b0a2
 def option_token_ids(tokenizer, option: str) -> list[int]:
@@ -178,14 +178,6 @@ def saq_match(response: str, answers: Sequence[str], lang: str = 'en') -> bool:
 # %% ../nbs/09_evaluation.ipynb #c98a084a
 def _is_saq(r: dict) -> bool: return bool(r.get('answers')) and not r.get('options')
 
-def _forward_last(model, input_ids, attention_mask) -> torch.Tensor:
-    "Last-position logits `[B, vocab]` (float32) with explicit positions; the LM head runs on the last position only."
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    kw = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
-    try: out = model(**kw, logits_to_keep=1)
-    except TypeError: out = model(**kw)
-    return out.logits[:, -1].float()
-
 def _device_of(model):
     try: return next(model.parameters()).device
     except StopIteration: return torch.device('cpu')
@@ -236,7 +228,7 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
         for bn in range(done, len(batches)):
             b = batches[bn]
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
-            logits = _forward_last(model, ids, mask)
+            logits = last_logits(model, ids, mask)     # culnig.scoring's: the LM head on the last position only
             bi = torch.tensor(b)
             pred_ids[bi] = logits.argmax(-1).cpu()
             sc = option_scores(logits, table[bi]).cpu()
@@ -506,7 +498,8 @@ def _neuron_meta(neuron_sets, sitemap, model_name=None, allow_other_model: bool 
                 desc.append(dict(file=None, sha256=sha256_json(content), kind='custom', country=None, n_neurons=None, model_name=None))
     return loaded, desc
 
-def _record_hash(records) -> str:
+def record_hash(records) -> str:
+    "sha256 of what evaluation reads of each record (dataset, country, id, instruction, text, label, options, answers), in order."
     return sha256_json([[r['dataset'], r.get('country'), r['id'], r.get('instruction_id'), r['text'], r.get('label'),
                          r.get('options'), r.get('answers')] for r in records])
 
@@ -546,7 +539,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     gen_idx = [i for i, r in enumerate(records) if _is_saq(r) and (mine is None or i in mine)]
     plan = None
     rank_tag = f'.rank{world()[0]}' if n_ranks > 1 else ''
-    key = sha256_json(dict(records=_record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
+    key = sha256_json(dict(records=record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
                            factor=factor, model=_model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
                            max_new_tokens=max_new_tokens, ranks=n_ranks))
     prog = progress_state if progress_state is not None else {}
@@ -588,7 +581,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
         neuron_sets=set_meta, n_neurons=(plan.n_neurons if plan is not None else 0),
         neurons_per_site=(plan.per_site if plan is not None else {}),
         datasets={d: dict(n_records=sum(r['dataset'] == d for r in records),
-                          prompt_sha256=_record_hash([r for r in records if r['dataset'] == d])) for d in datasets},
+                          prompt_sha256=record_hash([r for r in records if r['dataset'] == d])) for d in datasets},
         data_hashes=dict(data_hashes or {}),
         items_used=items, saq_normalisers=saq_norm,
         saq_generation=(generation_info(model, generation, max_new_tokens, seed) if saq else None),

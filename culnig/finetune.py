@@ -721,10 +721,10 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         f"evaluating {len(eval_records)} prompts; k = {k} of {sm.n_layers} layers; {len(runs)} runs")
     ev_out = Path(out)/'eval' if out is not None else None
     t0 = time.perf_counter()
-    from culnig.evaluation import _record_hash
+    from culnig.evaluation import record_hash
     fingerprint = sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['units']) for r in runs],
                                    neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
-                                   model=report.model_info(model), lora=[lora, lora_r, lora_alpha], eval=_record_hash(eval_records),
+                                   model=report.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
                                    train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
     ck = _load_ft_checkpoint(ck_dir, fingerprint) if (ck_dir is not None and resume) else None
     probe = _examples(probe_recs[:64] if probe_recs is not None else [r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:

@@ -143,64 +143,24 @@ def _mlp_act_fn(model, module_path: str):
 # %% ../nbs/12_methods.ipynb #03b1aee0
 from .sites import find_sites
 from .scorefile import Scores, score_key
-from .scoring import (score_prompts, label_token_id, pad_token_id, encode_records, plan_batches, left_pad,
-                            frozen_weights, is_control, DEFAULT_BATCH_TOKENS, _country_order, _check_records, _resolve_sites,
-                            _model_info, _dataset_meta, _prompt_hash, _last_logits, _deterministic)
+from .scoring import (score_prompts, ScoringRun, label_token_id, pad_token_id, encode_records, left_pad, frozen_weights,
+                            last_logits, deterministic, DEFAULT_BATCH_TOKENS)
 
-class RunPlan:
-    "What every method run needs: sites, datasets, countries (rows), label ids, token ids and length-ordered batches."
+class RunPlan(ScoringRun):
+    """`culnig.scoring.ScoringRun` (the set-up `culnig score` runs on: records checked, rows, label ids, batches) with the
+    methods' defaults: sites gate, q, k, v; float64 accumulators; `scores` stamps the table with the run's metadata."""
     def __init__(self, model, tokenizer, records, sites, countries, batch_tokens, max_batch_size, control):
-        records = list(records)
-        _check_records(records)
-        self.records, self.sitemap = records, find_sites(model)
-        self.names = _resolve_sites(self.sitemap, DEFAULT_SITES if sites is None else sites)
-        self.device = next(model.parameters()).device
-        self.datasets = list(dict.fromkeys(r['dataset'] for r in records))
-        self.countries = _country_order(records, countries)
-        C = len(self.countries)
-        self.control_sets = [d for d in self.datasets if is_control(d, control)]
-        self.labels, self.fallbacks = {}, {}
-        for lab in dict.fromkeys(str(r['label']) for r in records):
-            self.labels[lab], fell = label_token_id(tokenizer, lab)
-            if fell: self.fallbacks[lab] = self.labels[lab]
-        self.seqs = encode_records(tokenizer, records)
-        self.batches = plan_batches([len(s) for s in self.seqs], batch_tokens, max_batch_size)
-        self.group = torch.tensor([self.datasets.index(r['dataset']) * C + self.countries.index(str(r['country'])) for r in records])
-        self.clamp = torch.tensor([r['dataset'] in self.control_sets for r in records])
-        self.label_ids = torch.tensor([self.labels[str(r['label'])] for r in records])
-        self.pad_id = pad_token_id(tokenizer)
-        self.sum_p = {d: {} for d in self.datasets}
-        self.params = dict(sites=list(self.names), batch_tokens=int(batch_tokens), max_batch_size=max_batch_size,
-                           control_datasets=self.control_sets, label_token_ids=self.labels,
-                           label_token_fallbacks=self.fallbacks, logits='last position',
-                           position_ids='from the first real token',
-                           dtype=str(next(model.parameters()).dtype).replace('torch.', ''), device=self.device.type, mode='eval')
+        super().__init__(model, tokenizer, records, sites=DEFAULT_SITES if sites is None else sites, countries=countries,
+                         control=control, batch_tokens=batch_tokens, max_batch_size=max_batch_size)
+        self.params['label_token_fallbacks'] = {lab: f['token_id'] for lab, f in self.fallbacks.items()}
 
     def zeros(self, dtype=torch.float64) -> dict:
-        "Accumulators `{site: [datasets × countries, layers, width]}`."
-        G = len(self.datasets) * len(self.countries)
-        return {n: torch.zeros(G, self.sitemap.n_layers, self.sitemap.widths[n], dtype=dtype, device=self.device) for n in self.names}
-
-    def batch(self, idx):
-        "`(input_ids, attention_mask, label_ids, group rows, clamp)` of the records `idx`, on the model's device."
-        ids, mask = left_pad([self.seqs[i] for i in idx], self.pad_id, self.device)
-        ix = torch.tensor(idx)
-        return ids, mask, self.label_ids[ix].to(self.device), self.group[ix].to(self.device), self.clamp[ix].to(self.device)
-
-    def add_p(self, idx, p):
-        for i, pi in zip(idx, p.tolist()):
-            r = self.records[i]; sp = self.sum_p[r['dataset']]
-            sp[r['country']] = sp.get(r['country'], 0.0) + pi
+        "Accumulators `{site: [datasets × countries, layers, width]}` (float64 by default)."
+        return super().zeros(dtype)
 
     def scores(self, model, acc: dict, params: dict) -> Scores:
         "The `Scores` table of accumulators `acc` (same metadata as `culnig score`), with `params` added."
-        C = len(self.countries)
-        tensors = {score_key(d, n): acc[n][k * C:(k + 1) * C].float().cpu() for k, d in enumerate(self.datasets) for n in self.names}
-        meta = dict(model=_model_info(model), countries=self.countries, datasets=_dataset_meta(self.records, self.sum_p),
-                    sites={n: self.sitemap.widths[n] for n in self.names}, n_layers=self.sitemap.n_layers,
-                    params={**self.params, **params}, data_hashes={'prompts_sha256': _prompt_hash(self.records)},
-                    run=run_metadata())
-        return Scores(tensors, meta)
+        return Scores(self.tensors(acc), dict(self.meta(model, {**self.params, **params}), run=run_metadata()))
 
 def activation_pass(model, plan: RunPlan, reduce: Callable, desc: str, show_progress: bool = True):
     """Forward passes over `plan`'s batches (no gradients); `reduce(site, module_output, real) -> [batch, width]` per site;
@@ -212,11 +172,11 @@ def activation_pass(model, plan: RunPlan, reduce: Callable, desc: str, show_prog
         for s in sites:
             acc[s.name][:, s.layer].index_add_(0, cur['group'], reduce(s, out, cur['real']).to(torch.float64))
     bar = progress(total=len(plan.records), unit='prompt', desc=desc, **({} if show_progress else dict(disable=True)))
-    with torch.no_grad(), frozen_weights(model), plan.sitemap.hook(hook, plan.names), _deterministic(plan.device):
+    with torch.no_grad(), frozen_weights(model), plan.sitemap.hook(hook, plan.names), deterministic(plan.device):
         for idx in plan.batches:
             ids, mask, lab, group, _ = plan.batch(idx)
             cur.update(group=group, real=mask.bool())
-            logits = _last_logits(model, ids, mask)
+            logits = last_logits(model, ids, mask)
             plan.add_p(idx, torch.softmax(logits, -1).gather(1, lab[:, None])[:, 0])
             n_tokens.index_add_(0, group, mask.sum(1).to(torch.float64))
             bar.update(len(idx))
@@ -346,7 +306,7 @@ def ig_attributions(model, sitemap, names, input_ids, attention_mask, label_ids,
     def keep(path, ss, out):
         for s in ss: clean[s.name, s.layer] = s.of(out).detach().clone()
     with torch.no_grad(), sitemap.hook(keep, names):
-        p = torch.softmax(_last_logits(model, input_ids, attention_mask), -1).gather(1, label_ids[:, None])[:, 0]
+        p = torch.softmax(last_logits(model, input_ids, attention_mask), -1).gather(1, label_ids[:, None])[:, 0]
     keys = [(s.name, s.layer) for s in sites]
     slot = {k: i for i, k in enumerate(keys)}
     cur = {}
@@ -364,7 +324,7 @@ def ig_attributions(model, sitemap, names, input_ids, attention_mask, label_ids,
         k = zs[0].shape[0] // input_ids.shape[0]
         cur['zs'] = zs
         with sitemap.hook(patch, names):
-            logits = _last_logits(model, input_ids.repeat(k, 1), attention_mask.repeat(k, 1))
+            logits = last_logits(model, input_ids.repeat(k, 1), attention_mask.repeat(k, 1))
         return torch.softmax(logits, -1).gather(1, label_ids.repeat(k)[:, None])[:, 0]
     ig = integrated_gradients(f, [clean[k] for k in keys], steps, steps_per_pass, ig_rule(model, rule))
     return p, dict(zip(keys, ig))
@@ -383,7 +343,7 @@ def ig_method(model, tokenizer, records, *, sites=None, steps: int = 16, steps_p
     plan = RunPlan(model, tokenizer, records, sites, countries, max(1, batch_tokens // steps_per_pass), max_batch_size, control)
     acc = plan.zeros(torch.float32)
     bar = progress(total=len(plan.records), unit='prompt', desc='ig', **({} if show_progress else dict(disable=True)))
-    with frozen_weights(model), _deterministic(plan.device):
+    with frozen_weights(model), deterministic(plan.device):
         for idx in plan.batches:
             ids, mask, lab, group, clamp = plan.batch(idx)
             p, ig = ig_attributions(model, plan.sitemap, plan.names, ids, mask, lab, steps, steps_per_pass, rule)
@@ -402,28 +362,14 @@ def ig_method(model, tokenizer, records, *, sites=None, steps: int = 16, steps_p
 
 # %% ../nbs/12_methods.ipynb #36244546
 from .neuronset import NeuronSet
-from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, MLP_SITES, ATTN_SITES,
-                              SELECTION_SITES, SelectionError, TIE_BREAK)
+from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, culture_score, pool_sum,
+                              MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError, TIE_BREAK)
 
 def pool_table(scores: Scores | Mapping[str, torch.Tensor], pool: Pool, dataset: str | None = None) -> torch.Tensor:
     "`[countries, pool size]`: `dataset`'s tensors (or a `{site: [C, layers, width]}` dict) in `culnig.selection` pool order."
     per = {s: scores.get(dataset, s) for s in pool.sites} if isinstance(scores, Scores) else scores
     t = torch.cat([per[s] for s in pool.sites], dim=-1)          # [C, layers, row]: layer-major, sites in pool order
     return t.reshape(t.shape[0], pool.size)
-
-def _row_sum(t: torch.Tensor) -> torch.Tensor:
-    "Σ over rows in float64, one row after the other (the order `culnig.selection` sums countries in)."
-    acc = torch.zeros(t.shape[1:], dtype=torch.float64)
-    for r in t: acc.add_(r)
-    return acc
-
-def _g(scores: Scores, pool: Pool, datasets, control: bool) -> torch.Tensor:
-    "The paper's culture-general score over the pool: Σ_d [Σ_c S_d / N_d − Σ_c S_{d control} / N_{d control}] (float64)."
-    acc = torch.zeros(pool.size, dtype=torch.float64)
-    for d in datasets:
-        acc += _row_sum(pool_table(scores, pool, d)) / scores.n_samples(d)
-        if control: acc -= _row_sum(pool_table(scores, pool, control_of(d))) / scores.n_samples(control_of(d))
-    return acc
 
 def _dataset_ids(scores: Scores, datasets, crc=None) -> dict:
     return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc else [])}
@@ -478,7 +424,7 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
                          filter_rate: float = 0.95, bar_rate: float = 0.95, sites=MLP_SITES) -> NeuronSet:
     "LAPE's culture-specific neurons of `country` (low entropy across countries, probability above the bar); kind 'lape'."
     _need_lape(scores)
-    scores._check_dataset(dataset)
+    scores.check_dataset(dataset)
     pool = Pool(scores.n_layers, scores.sites, sites)
     K, p = _lape_flat(scores, dataset, pool)
     if country not in K:
@@ -495,7 +441,7 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
     return ns
 
 def _lape_general(scores, dataset, pool, subtract_control):
-    scores._check_dataset(dataset)
+    scores.check_dataset(dataset)
     _, p = _lape_flat(scores, dataset, pool)
     pc = None
     if subtract_control:
@@ -507,7 +453,7 @@ def general_score(scores: Scores, pool: Pool, *, datasets=None, control: bool = 
     "The method's culture-general ranking score over `pool` (float64): selection's g(n), or min_c p_c for `lape` (summed over datasets)."
     if method_of(scores) == 'lape':
         return sum(_lape_general(scores, d, pool, subtract_control) for d in _id_datasets(scores, datasets, False))
-    return _g(scores, pool, _id_datasets(scores, datasets, control), control)
+    return culture_score(scores, pool, _id_datasets(scores, datasets, control), control)
 
 def _top_per_subpool(pool, g, fracs, drop=None):
     "Top `int(frac × sub-pool)` of the MLP and attention sub-pools by `g`, skipping flat positions in `drop`."
@@ -544,7 +490,7 @@ def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc
         if crc not in scores.datasets:
             raise SelectionError(f"the CRC dataset {crc!r} is not in the score table (datasets {scores.datasets}); "
                                  "score it, or pass crc=None.")
-        crc_sum = _row_sum(pool_table(scores, pool, crc))
+        crc_sum = pool_sum(scores, crc, pool)
         drop = torch.cat([idx[top_in_order(crc_sum[idx], n_top(r, idx.numel()))]
                           for sub, r in ((MLP_SITES, r_mlp), (ATTN_SITES, r_attn)) for idx in [pool.indices(sub)]])
     sel, stats = _top_per_subpool(pool, g, dict(mlp=budget, attn=budget), drop)

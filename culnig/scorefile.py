@@ -101,25 +101,26 @@ class Scores:
     n_layers = property(lambda self: self.meta['n_layers'])
     model_name = property(lambda self: (self.meta.get('model') or {}).get('name'))
 
-    def _check_dataset(self, dataset):
+    def check_dataset(self, dataset):
+        "Raise `UnknownName` (listing the table's datasets) unless `dataset` has scores here."
         if dataset not in self.meta['datasets']:
             raise UnknownName(f"No scores for dataset {dataset!r}; this score table holds {self.datasets}.")
 
     def get(self, dataset: str, site: str) -> torch.Tensor:
         "The `[countries, layers, width]` float32 tensor of `dataset` at `site`."
-        self._check_dataset(dataset)
+        self.check_dataset(dataset)
         if site not in self.meta['sites']:
             raise UnknownName(f"No scores for site {site!r}; this score table holds {list(self.meta['sites'])}.")
         return self.tensors[score_key(dataset, site)]
 
     def n_samples(self, dataset: str) -> int:
         "The dataset's number of scored samples (prompts)."
-        self._check_dataset(dataset)
+        self.check_dataset(dataset)
         return self.meta['datasets'][dataset]['n_samples']
 
     def n_ids(self, dataset: str) -> int:
         "Distinct sample ids of `dataset` (`n_ids` if recorded, else counted; `n_samples` when no ids are recorded): the original code's N_d."
-        self._check_dataset(dataset)
+        self.check_dataset(dataset)
         info = self.meta['datasets'][dataset]
         if isinstance(info.get('n_ids'), int) and not isinstance(info.get('n_ids'), bool): return info['n_ids']
         ids = info.get('sample_ids') or []
@@ -127,7 +128,7 @@ class Scores:
 
     def dataset_countries(self, dataset: str) -> list[str]:
         "Countries with data in `dataset` (keys of `n_per_country` whose count is not 0), in tensor order."
-        self._check_dataset(dataset)
+        self.check_dataset(dataset)
         npc = self.meta['datasets'][dataset].get('n_per_country') or {}
         return [c for c in self.countries if c in npc and npc[c] != 0]
 
@@ -255,7 +256,7 @@ def _subset(self: Scores, datasets: Iterable[str] | None = None, sites: Iterable
     "The same table restricted to `datasets` and `sites`."
     datasets = self.datasets if datasets is None else list(datasets)
     sites = list(self.sites) if sites is None else list(sites)
-    for d in datasets: self._check_dataset(d)
+    for d in datasets: self.check_dataset(d)
     tensors = {score_key(d, s): self.get(d, s) for d in datasets for s in sites}
     meta = dict(self.meta, datasets={d: self.meta['datasets'][d] for d in datasets}, sites={s: self.sites[s] for s in sites})
     meta.pop('tensors', None)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_scoring.ipynb #438fb9e4
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, functools, json, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -16,13 +16,16 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
 from .sites import SITE_NAMES, find_sites
 from .scorefile import Scores, load_scores, import_original, score_key
 from .data import LIMIT_HELP
+from .distributed import world, shard_indices, rank_path, all_gather, all_reduce_sum_, backend
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'AUTO_BATCH_TOKENS', 'AUTO_MEMORY_SHARE', 'DEFAULT_DATASETS',
            'label_token_id', 'adds_special_tokens', 'encode_records', 'plan_batches', 'left_pad', 'pad_token_id',
-           'frozen_weights', 'embeddings_require_grad', 'attribution_pass', 'Workspace', 'max_token_scores',
-           'sample_scores', 'accumulate', 'scoring_bytes_per_token', 'device_memory', 'resolve_batch_tokens',
-           'non_embedding_parameters', 'planned_work', 'is_control', 'score_prompts', 'reference_scores',
+           'frozen_weights', 'embeddings_require_grad', 'last_logits', 'attribution_pass', 'Workspace',
+           'max_token_scores', 'sample_scores', 'deterministic', 'accumulate', 'save_checkpoint', 'load_checkpoint',
+           'scoring_bytes_per_token', 'device_memory', 'resolve_batch_tokens', 'non_embedding_parameters',
+           'planned_work', 'is_control', 'country_order', 'check_records', 'resolve_sites', 'model_meta',
+           'dataset_meta', 'prompt_hash', 'ScoringRun', 'score_prompts', 'score_distributed', 'reference_scores',
            'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
 # %% ../nbs/05_scoring.ipynb #1cc553ce
@@ -96,7 +99,8 @@ def embeddings_require_grad(model):
     try: yield
     finally: h.remove()
 
-def _last_logits(model, input_ids, attention_mask):
+def last_logits(model, input_ids, attention_mask):
+    "`[batch, vocab]` float32 logits at the last position of left-padded prompts (position ids from the first real token)."
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     kw = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
     try: out = model(**kw, logits_to_keep=1)
@@ -108,7 +112,7 @@ def attribution_pass(model, sitemap, names, input_ids, attention_mask, label_ids
     outs = {}
     def keep(path, sites, out): outs[path] = (sites, out)
     with torch.enable_grad(), sitemap.hook(keep, names), embeddings_require_grad(model):
-        logits = _last_logits(model, input_ids, attention_mask)
+        logits = last_logits(model, input_ids, attention_mask)
         p = torch.softmax(logits, -1).gather(1, label_ids.to(logits.device)[:, None])[:, 0]
         paths = list(outs)
         grads = torch.autograd.grad(p.sum(), [outs[k][1] for k in paths], allow_unused=True)
@@ -157,7 +161,8 @@ def sample_scores(m: torch.Tensor, p: torch.Tensor, clamp: torch.Tensor | None =
     return s
 
 @contextmanager
-def _deterministic(device):
+def deterministic(device):
+    "Context manager: deterministic CUDA kernels inside (`index_add_` included); a no-op off CUDA."
     if torch.device(device).type != 'cuda': yield; return
     prev, warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True)
@@ -168,7 +173,7 @@ def accumulate(acc: dict, results, real, p, group, clamp=None, pad_as_zero: bool
     "Add one batch's sample scores into `acc {site name: [groups, layers, width]}` at rows `group`."
     n_pad = _pad_columns(real)
     work = Workspace() if work is None else work
-    with _deterministic(p.device):
+    with deterministic(p.device):
         for sites, a, g in results:
             dev = a.device                       # with device_map='auto' the layers live on several GPUs
             s = sample_scores(max_token_scores(a, g, real.to(dev), pad_as_zero, n_pad, work), p.to(dev),
@@ -180,7 +185,8 @@ def accumulate(acc: dict, results, real, p, group, clamp=None, pad_as_zero: bool
 # %% ../nbs/05_scoring.ipynb #e7cd31f9
 CHECKPOINT_FILE = 'scoring_checkpoint.safetensors'
 
-def _save_checkpoint(path: Path, acc: dict, state: dict):
+def save_checkpoint(path: Path, acc: dict, state: dict):
+    "Write the accumulators `acc` and the JSON `state` to `path` atomically (a temporary file, then a rename)."
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
@@ -189,7 +195,8 @@ def _save_checkpoint(path: Path, acc: dict, state: dict):
     os.chmod(tmp, file_mode())          # like every other file culnig writes: 0644 under the usual umask
     os.replace(tmp, path)
 
-def _load_checkpoint(path: Path) -> tuple[dict, dict]:
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
+    "`(accumulators, state)` of a checkpoint written by `save_checkpoint`; a damaged file raises a `CulnigError` saying how to start again."
     from safetensors import safe_open, SafetensorError
     try:
         with safe_open(str(path), framework='pt') as f:
@@ -212,7 +219,7 @@ def scoring_bytes_per_token(model, sites=None) -> int:
     (about `8 × hidden` values: norms, residual stream, attention), in the model's dtype. Measured on the default model in
     float32: 1.44 MB per token; this gives 1.52 MB."""
     sitemap = find_sites(model)
-    names = _resolve_sites(sitemap, sites)
+    names = resolve_sites(sitemap, sites)
     cfg = model.config.get_text_config() if hasattr(model.config, 'get_text_config') else model.config
     width = sum(sitemap.widths[n] for n in names)
     item = next(model.parameters()).element_size()
@@ -270,6 +277,7 @@ def planned_work(model, tokenizer, records: Sequence[dict], kind: str = 'score')
     return (f"planned: {len(records):,} prompts, {n_tok:,} prompt tokens ({n_tok / max(1, len(records)):.0f} per prompt); "
             f"roughly {est} on {where} (a rough estimate: a busy machine takes longer).{hint}")
 
+# %% ../nbs/05_scoring.ipynb #289da6d6
 def is_control(dataset: str, control=None) -> bool:
     "Is `dataset` a control dataset? By default: its name ends with 'control'."
     if control is None: return str(dataset).endswith('control')
@@ -277,7 +285,8 @@ def is_control(dataset: str, control=None) -> bool:
     if isinstance(control, str): control = [control]
     return dataset in set(control)
 
-def _country_order(records, countries=None) -> list[str]:
+def country_order(records, countries=None) -> list[str]:
+    "The table's rows: `countries` (checked to hold every record's country), else the paper's countries present, in the paper's order, then the others sorted."
     present = list(dict.fromkeys(str(r['country']) for r in records))
     if countries is not None:
         countries = list(countries)
@@ -286,27 +295,33 @@ def _country_order(records, countries=None) -> list[str]:
         return countries
     return [c for c in PAPER_COUNTRIES if c in present] + sorted(c for c in present if c not in PAPER_COUNTRIES)
 
-def _check_records(records):
+def check_records(records) -> list[dict]:
+    "`records` as a list, each checked to have the fields scoring reads (`dataset id country text label`)."
+    records = list(records)
     if not records: raise CulnigError("No prompt records to score.")
     need = ('dataset', 'id', 'country', 'text', 'label')
     for i, r in enumerate(records):
         miss = [k for k in need if k not in r]
         if miss:
             raise CulnigError(f"Record {i} lacks {miss}; records need {list(need)} (as written by `culnig prompts`).")
+    return records
 
-def _resolve_sites(sitemap, sites) -> tuple[str, ...]:
+def resolve_sites(sitemap, sites) -> tuple[str, ...]:
+    "The site names `sites` stands for (`None`: every site of the model), checked against `sitemap`."
     if sites is None: return tuple(sitemap.names)
     sites = (sites,) if isinstance(sites, str) else tuple(sites)
     if not sites: raise UnknownName(f"No sites given; choose from {', '.join(sitemap.names)}.")
     return sitemap._names(sites)
 
-def _model_info(model) -> dict:
+def model_meta(model) -> dict:
+    "The model's identity as a score table records it: `model.culnig_info` with its name and architecture."
     info = dict(getattr(model, 'culnig_info', None) or {})
     info.setdefault('name', getattr(model.config, '_name_or_path', None) or type(model).__name__)
     info.setdefault('architecture', type(model).__name__)
     return info
 
-def _dataset_meta(records, sum_p) -> dict:
+def dataset_meta(records, sum_p) -> dict:
+    "`{dataset: n_samples, n_per_country, sum_p, sample_ids (distinct, in order), n_ids}` of `records`; `sum_p {dataset: {country: Σp}}`."
     out = {}
     for r in records:
         d = out.setdefault(r['dataset'], dict(n_samples=0, n_per_country={}, sum_p={}, sample_ids=[], _seen=set()))
@@ -319,8 +334,84 @@ def _dataset_meta(records, sum_p) -> dict:
         d['sum_p'] = {c: sum_p[name].get(c, 0.0) for c in d['n_per_country']}
     return out
 
-def _prompt_hash(records) -> str:
+def prompt_hash(records) -> str:
+    "sha256 of what scoring reads of each record (dataset, id, country, label, text, special tokens), in order."
     return sha256_json([[r['dataset'], r['id'], r['country'], str(r['label']), r['text'], adds_special_tokens(r)] for r in records])
+
+# %% ../nbs/05_scoring.ipynb #0c815149
+class ScoringRun:
+    """The set-up one pass over prompt records needs, made once: the records (checked), the sites, the datasets and countries
+    (the table's rows), the label token ids, each record's row and control flag, the batch size in tokens, and, on first use,
+    the token ids and the length-ordered batches. `score_prompts`, `score_distributed` and the methods of `culnig.methods`
+    all run on one."""
+    def __init__(self, model, tokenizer, records: Sequence[dict], *, sites=None, countries=None, control=None,
+                 batch_tokens: int | str = DEFAULT_BATCH_TOKENS, max_batch_size: int | None = None):
+        self.records, self.tokenizer = check_records(records), tokenizer
+        self.sitemap = find_sites(model)
+        self.names = resolve_sites(self.sitemap, sites)
+        self.device = next(model.parameters()).device
+        self.datasets = list(dict.fromkeys(r['dataset'] for r in self.records))
+        self.countries = country_order(self.records, countries)
+        self.control_sets = [d for d in self.datasets if is_control(d, control)]
+        self.labels, self.fallbacks = {}, {}
+        for lab in dict.fromkeys(str(r['label']) for r in self.records):
+            self.labels[lab], fell = label_token_id(tokenizer, lab)
+            if fell: self.fallbacks[lab] = dict(token_id=self.labels[lab], token=tokenizer.convert_ids_to_tokens(self.labels[lab]))
+        self.batch_tokens, self.max_batch_size = resolve_batch_tokens(model, batch_tokens, self.names), max_batch_size
+        C = len(self.countries)
+        self.group = torch.tensor([self.datasets.index(r['dataset']) * C + self.countries.index(str(r['country'])) for r in self.records])
+        self.clamp = torch.tensor([r['dataset'] in self.control_sets for r in self.records])
+        self.label_ids = torch.tensor([self.labels[str(r['label'])] for r in self.records])
+        self.pad_id = pad_token_id(tokenizer)
+        self.sum_p = {d: {} for d in self.datasets}
+        self.params = dict(sites=list(self.names), batch_tokens=int(self.batch_tokens), max_batch_size=max_batch_size,
+                           control_datasets=self.control_sets, label_token_ids=self.labels,
+                           label_token_fallbacks=self.fallbacks, logits='last position', position_ids='from the first real token',
+                           dtype=str(next(model.parameters()).dtype).replace('torch.', ''), device=self.device.type, mode='eval')
+
+    @functools.cached_property
+    def seqs(self) -> list[list[int]]:
+        "Token ids of each record (encoded on first use)."
+        return encode_records(self.tokenizer, self.records)
+
+    @functools.cached_property
+    def batches(self) -> list[list[int]]:
+        "Record indices of each batch (`plan_batches`: by length, at most `batch_tokens` padded tokens)."
+        return plan_batches([len(s) for s in self.seqs], self.batch_tokens, self.max_batch_size)
+
+    @functools.cached_property
+    def prompt_hash(self) -> str:
+        "`prompt_hash` of the records."
+        return prompt_hash(self.records)
+
+    def zeros(self, dtype=torch.float32) -> dict:
+        "Accumulators `{site: [datasets × countries, layers, width]}` on the model's device."
+        G = len(self.datasets) * len(self.countries)
+        return {n: torch.zeros(G, self.sitemap.n_layers, self.sitemap.widths[n], dtype=dtype, device=self.device) for n in self.names}
+
+    def batch(self, idx):
+        "`(input_ids, attention_mask, label_ids, group rows, clamp)` of the records `idx`, on the model's device."
+        ids, mask = left_pad([self.seqs[i] for i in idx], self.pad_id, self.device)
+        ix = torch.tensor(idx)
+        return ids, mask, self.label_ids[ix].to(self.device), self.group[ix].to(self.device), self.clamp[ix].to(self.device)
+
+    def add_p(self, idx, p):
+        "Add the gold-label probabilities `p` of the records `idx` to `sum_p`, record by record."
+        for i, pi in zip(idx, p.tolist()):
+            r = self.records[i]; sp = self.sum_p[r['dataset']]
+            sp[r['country']] = sp.get(r['country'], 0.0) + pi
+
+    def tensors(self, acc: dict) -> dict:
+        "The score table's tensors `{score_key(dataset, site): [countries, layers, width]}` (float32, CPU) of accumulators `acc`."
+        C = len(self.countries)
+        return {score_key(d, n): acc[n][k * C:(k + 1) * C].float().cpu() for k, d in enumerate(self.datasets) for n in self.names}
+
+    def meta(self, model, params: dict) -> dict:
+        "The score table's metadata: model, countries, per-dataset counts (`dataset_meta`), sites, layers, `params`, prompt hash."
+        return dict(model=model_meta(model), countries=self.countries, datasets=dataset_meta(self.records, self.sum_p),
+                    sites={n: self.sitemap.widths[n] for n in self.names}, n_layers=self.sitemap.n_layers, params=params,
+                    data_hashes={'prompts_sha256': self.prompt_hash})
+
 
 # %% ../nbs/05_scoring.ipynb #c8f21569
 def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batch_tokens: int | str = 'auto',
@@ -328,53 +419,33 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
                   checkpoint: str | Path | None = None, checkpoint_every: float = 300.0, resume: bool = False,
                   callback: Callable | None = None, show_progress: bool = True, extra_meta: dict | None = None) -> Scores:
     "Gradient × activation scores of `records`, summed per dataset, country, site, layer and neuron (see above)."
-    records = list(records)
-    _check_records(records)
-    sitemap = find_sites(model)
-    names = _resolve_sites(sitemap, sites)
-    device = next(model.parameters()).device
-    datasets = list(dict.fromkeys(r['dataset'] for r in records))
-    countries = _country_order(records, countries)
-    C = len(countries)
-    control_sets = [d for d in datasets if is_control(d, control)]
-    labels, fallbacks = {}, {}
-    for lab in dict.fromkeys(str(r['label']) for r in records):
-        labels[lab], fell = label_token_id(tokenizer, lab)
-        if fell: fallbacks[lab] = dict(token_id=labels[lab], token=tokenizer.convert_ids_to_tokens(labels[lab]))
+    records = check_records(records)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     saved = state = None
     requested = batch_tokens
     if resume and ckpt is not None and ckpt.exists():
-        saved, state = _load_checkpoint(ckpt)
+        saved, state = load_checkpoint(ckpt)
         if batch_tokens == 'auto' and 'batch_tokens' in state: batch_tokens = state['batch_tokens']   # the same batches
-    batch_tokens = resolve_batch_tokens(model, batch_tokens, names)
-    seqs = encode_records(tokenizer, records)
-    batches = plan_batches([len(s) for s in seqs], batch_tokens, max_batch_size)
-    group = torch.tensor([datasets.index(r['dataset']) * C + countries.index(str(r['country'])) for r in records])
-    clamp = torch.tensor([r['dataset'] in control_sets for r in records])
-    label_ids = torch.tensor([labels[str(r['label'])] for r in records])
-    pad_id = pad_token_id(tokenizer)
-    params = dict(pad_as_zero=bool(pad_as_zero), sites=list(names), batch_tokens=int(batch_tokens),
-                  max_batch_size=max_batch_size, control_datasets=control_sets, label_token_ids=labels,
-                  label_token_fallbacks=fallbacks, logits='last position', position_ids='from the first real token',
-                  dtype=str(next(model.parameters()).dtype).replace('torch.', ''), device=device.type, mode='eval')
-    fingerprint = sha256_json(dict(prompts=_prompt_hash(records), params=params, countries=countries,
-                                   model=_model_info(model), n_batches=len(batches)))
+    run = ScoringRun(model, tokenizer, records, sites=sites, countries=countries, control=control,
+                     batch_tokens=batch_tokens, max_batch_size=max_batch_size)
+    batches, device = run.batches, run.device
+    params = dict(pad_as_zero=bool(pad_as_zero), **run.params)
+    fingerprint = sha256_json(dict(prompts=run.prompt_hash, params=params, countries=run.countries,
+                                   model=model_meta(model), n_batches=len(batches)))
     params['batch_tokens_requested'] = requested if requested == 'auto' else int(requested)
 
-    acc = {n: torch.zeros(len(datasets) * C, sitemap.n_layers, sitemap.widths[n], dtype=torch.float32, device=device) for n in names}
-    sum_p = {d: {} for d in datasets}
+    acc = run.zeros(torch.float32)
     done = 0
     if state is not None:
         if state.get('fingerprint') != fingerprint:
             raise CulnigError(f"The checkpoint {ckpt} belongs to a different run (other prompts, model, sites or parameters); "
                               "rerun with --overwrite to start afresh, or with the same arguments to resume it.")
-        acc = {n: saved[n].to(device) for n in names}
-        sum_p, done = state['sum_p'], state['batches_done']
+        acc = {n: saved[n].to(device) for n in run.names}
+        run.sum_p, done = state['sum_p'], state['batches_done']
 
     def save_state():
-        if ckpt is not None: _save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=sum_p,
-                                                           batch_tokens=batch_tokens))
+        if ckpt is not None: save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=run.sum_p,
+                                                           batch_tokens=run.batch_tokens))
 
     bar = progress(total=len(records), initial=sum(len(b) for b in batches[:done]), unit='prompt', desc='scoring',
                    **({} if show_progress else dict(disable=True)))
@@ -384,14 +455,11 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         with frozen_weights(model):
             for bi in range(done, len(batches)):
                 idx = batches[bi]
-                ids, mask = left_pad([seqs[i] for i in idx], pad_id, device)
-                ix = torch.tensor(idx)
-                p, results = attribution_pass(model, sitemap, names, ids, mask, label_ids[ix].to(device))
+                ids, mask, label_ids, group, clamp = run.batch(idx)
+                p, results = attribution_pass(model, run.sitemap, run.names, ids, mask, label_ids)
                 consistent = False
-                accumulate(acc, results, mask.bool(), p, group[ix].to(device), clamp[ix].to(device), pad_as_zero, work)
-                for i, pi in zip(idx, p.tolist()):
-                    r = records[i]; sp = sum_p[r['dataset']]
-                    sp[r['country']] = sp.get(r['country'], 0.0) + pi
+                accumulate(acc, results, mask.bool(), p, group, clamp, pad_as_zero, work)
+                run.add_p(idx, p)
                 done, consistent = bi + 1, True
                 del results
                 bar.update(len(idx))
@@ -409,19 +477,45 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         bar.close()
     save_state()
 
-    tensors = {score_key(d, n): acc[n][k * C:(k + 1) * C].cpu() for k, d in enumerate(datasets) for n in names}
-    meta = dict(model=_model_info(model), countries=countries, datasets=_dataset_meta(records, sum_p),
-                sites={n: sitemap.widths[n] for n in names}, n_layers=sitemap.n_layers, params=params,
-                data_hashes={'prompts_sha256': _prompt_hash(records)})
+    meta = run.meta(model, params)
     for k, v in (extra_meta or {}).items():
         if k == 'data_hashes': meta['data_hashes'].update(v)
         elif k == 'params': meta['params'].update(v)
         else: meta[k] = v
     ran = [i for b in batches[done0:] for i in b]
-    meta['timing'] = dict(seconds=round(time.perf_counter() - t_start, 3), prompts=len(ran), tokens=sum(len(seqs[i]) for i in ran),
-                          padded_tokens=sum(len(b) * max(len(seqs[i]) for i in b) for b in batches[done0:]),
+    meta['timing'] = dict(seconds=round(time.perf_counter() - t_start, 3), prompts=len(ran), tokens=sum(len(run.seqs[i]) for i in ran),
+                          padded_tokens=sum(len(b) * max(len(run.seqs[i]) for i in b) for b in batches[done0:]),
                           batches=len(batches) - done0)
     meta['run'] = run_metadata()
+    return Scores(run.tensors(acc), meta)
+
+# %% ../nbs/05_scoring.ipynb #1265cc35
+def score_distributed(model, tokenizer, records: Sequence[dict], *, checkpoint=None, countries=None, **kwargs) -> Scores:
+    "`score_prompts` over this rank's shard, reduced over all ranks: every rank returns the full `Scores`."
+    records = list(records)
+    rank, W = world()
+    if W == 1: return score_prompts(model, tokenizer, records, checkpoint=checkpoint, countries=countries, **kwargs)
+    run = ScoringRun(model, tokenizer, records, sites=kwargs.get('sites'), countries=countries, control=kwargs.get('control'))
+    mine = [records[i] for i in shard_indices(len(records), rank, W)]
+    kwargs['show_progress'] = kwargs.get('show_progress', True) and rank == 0     # one progress bar, rank 0's
+    local = score_prompts(model, tokenizer, mine, checkpoint=rank_path(checkpoint, rank, W), countries=run.countries,
+                          **kwargs) if mine else None
+    tensors = {}
+    for d in run.datasets:
+        for site in run.names:
+            key = score_key(d, site)
+            t = local.tensors[key].to(run.device) if local is not None and key in local.tensors else \
+                torch.zeros(len(run.countries), run.sitemap.n_layers, run.sitemap.widths[site], dtype=torch.float32, device=run.device)
+            tensors[key] = all_reduce_sum_(t.float().contiguous()).cpu()
+    sum_ps = all_gather({} if local is None else {d: v['sum_p'] for d, v in local.meta['datasets'].items()})
+    for part in sum_ps:                     # rank order: a fixed order of float additions
+        for d, per in part.items():
+            for c, v in per.items(): run.sum_p[d][c] = run.sum_p[d].get(c, 0.0) + v
+    meta = dict(local.meta) if local is not None else run.meta(model, {})
+    full = run.meta(model, {})
+    meta['countries'], meta['datasets'] = full['countries'], full['datasets']
+    meta['params'] = dict(meta.get('params') or {}, distributed=dict(world_size=W, backend=backend(), shard='round-robin by item index'))
+    meta['data_hashes'] = dict(meta.get('data_hashes', {}), prompts_sha256=run.prompt_hash)
     return Scores(tensors, meta)
 
 # %% ../nbs/05_scoring.ipynb #0460a73e
@@ -436,11 +530,11 @@ def _weights_require_grad(model):
 def reference_scores(model, tokenizer, records: Sequence[dict], *, sites=None, control=None, countries=None) -> Scores:
     "The definition, one prompt at a time with ordinary autograd and weight gradients (slow; for tests)."
     records = list(records)
-    _check_records(records)
+    check_records(records)
     sitemap = find_sites(model)
-    names = _resolve_sites(sitemap, sites)
+    names = resolve_sites(sitemap, sites)
     datasets = list(dict.fromkeys(r['dataset'] for r in records))
-    countries = _country_order(records, countries)
+    countries = country_order(records, countries)
     tables = {(d, n): torch.zeros(len(countries), sitemap.n_layers, sitemap.widths[n]) for d in datasets for n in names}
     sum_p = {d: {} for d in datasets}
     for rec in records:
@@ -462,7 +556,7 @@ def reference_scores(model, tokenizer, records: Sequence[dict], *, sites=None, c
                     tables[rec['dataset'], site.name][countries.index(rec['country']), site.layer] += s.cpu()
         sp = sum_p[rec['dataset']]
         sp[rec['country']] = sp.get(rec['country'], 0.0) + p.item()
-    meta = dict(model=_model_info(model), countries=countries, datasets=_dataset_meta(records, sum_p),
+    meta = dict(model=model_meta(model), countries=countries, datasets=dataset_meta(records, sum_p),
                 sites={n: sitemap.widths[n] for n in names}, n_layers=sitemap.n_layers,
                 params=dict(reference=True, sites=list(names)))
     return Scores({score_key(d, n): t for (d, n), t in tables.items()}, meta)
@@ -564,7 +658,7 @@ def main_score(argv: list[str] | None = None) -> int:
     if not args.prompts: args.datasets = args.datasets or list(DEFAULT_DATASETS)
     out = Path(args.out)
     from culnig.models import load_model, resolve_device
-    from culnig.distributed import init_distributed, is_main, score_distributed, checkpoint_files, barrier
+    from culnig.distributed import init_distributed, is_main, checkpoint_files, barrier
     device = resolve_device(args.device)
     init_distributed(device)                      # several processes when launched by torchrun: each scores a shard
     ckpt = out/CHECKPOINT_FILE

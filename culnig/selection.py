@@ -16,10 +16,10 @@ from .neuronset import NeuronSet, NeuronSetError, CANONICAL_SITES
 
 # %% auto #0
 __all__ = ['FORWARD_ORDER', 'MLP_SITES', 'ATTN_SITES', 'SELECTION_SITES', 'TIE_BREAK', 'CRC_DATASET', 'MAX_SEEDS', 'MAX_SHARE',
-           'SelectionError', 'single_threaded', 'control_of', 'Pool', 'top_in_order', 'n_top',
-           'identification_datasets', 'select_general', 'select_specific', 'select_specific_all', 'select_random',
-           'set_name', 'site_counts', 'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'share', 'select_parser',
-           'main_select']
+           'SelectionError', 'single_threaded', 'control_of', 'Pool', 'pool_sum', 'top_in_order', 'n_top',
+           'identification_datasets', 'culture_score', 'select_general', 'select_specific', 'select_specific_all',
+           'select_random', 'set_name', 'site_counts', 'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'share',
+           'select_parser', 'main_select']
 
 # %% ../nbs/07_selection.ipynb #5ea418d0
 FORWARD_ORDER = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj')
@@ -76,7 +76,7 @@ class Pool:
         site = self.site_of_col[col]
         return site, layer, col - self.offsets[site]
 
-def _pool_sum(scores: Scores, dataset: str, pool: Pool, rows: Sequence[int] | None = None) -> torch.Tensor:
+def pool_sum(scores: Scores, dataset: str, pool: Pool, rows: Sequence[int] | None = None) -> torch.Tensor:
     "`[P]` float64 in pool order: Σ over countries `rows` (default all) of `dataset`'s scores, country by country."
     parts = [_country_sum(scores.get(dataset, s), rows) for s in pool.sites]      # each [layers, width]
     return torch.cat(parts, dim=1).reshape(-1)
@@ -150,7 +150,7 @@ def identification_datasets(scores: Scores, datasets: Sequence[str] | None = Non
                                  f"{'each needs its control, e.g. blend + blendcontrol; ' if control else ''}"
                                  f"score them with `culnig score --datasets blend blendcontrol countryrc`.")
     for d in datasets:
-        scores._check_dataset(d)
+        scores.check_dataset(d)
         if control and control_of(d) not in scores.datasets:
             raise SelectionError(f"dataset {d!r} has no control {control_of(d)!r} in the score table (datasets {scores.datasets}); "
                                  f"score it, or select without control subtraction (control=False, --no-control).")
@@ -161,12 +161,13 @@ def identification_datasets(scores: Scores, datasets: Sequence[str] | None = Non
                              f"or skip the CRC filter (crc=None, --no-crc-filter).")
     return list(datasets)
 
-def _normalised(scores: Scores, pool: Pool, datasets, control: bool, rows=None) -> torch.Tensor:
-    "Σ_d [Σ_rows S_d / N_d − Σ_rows S_dcontrol / N_dcontrol] over the whole pool (float64, `[P]`)."
+def culture_score(scores: Scores, pool: Pool, datasets, control: bool = True, rows=None) -> torch.Tensor:
+    """Σ_d [Σ_rows S_d / N_d − Σ_rows S_dcontrol / N_dcontrol] over the whole pool (float64, `[P]`): g(n) with `rows=None`
+    (every country), s_c(n) with `rows=[c]`. N_d = `scores.n_ids(d)`, the distinct sample ids, as the original divides."""
     acc = None
     for d in datasets:
-        term = _pool_sum(scores, d, pool, rows) / scores.n_ids(d)
-        if control: term = term - _pool_sum(scores, control_of(d), pool, rows) / scores.n_ids(control_of(d))
+        term = pool_sum(scores, d, pool, rows) / scores.n_ids(d)
+        if control: term = term - pool_sum(scores, control_of(d), pool, rows) / scores.n_ids(control_of(d))
         acc = term if acc is None else acc + term
     return acc
 
@@ -217,8 +218,8 @@ def select_general(scores: Scores, *, t_mlp: float = 0.01, t_attn: float = 0.002
     "Culture-general neurons: top t of the MLP and attention pools by g(n), minus the top r by CountryRC score."
     datasets = identification_datasets(scores, datasets, control, crc)
     pool = Pool(scores.n_layers, scores.sites, SELECTION_SITES)
-    g = _normalised(scores, pool, datasets, control)
-    crc_sum = _pool_sum(scores, crc, pool) if crc is not None else None
+    g = culture_score(scores, pool, datasets, control)
+    crc_sum = pool_sum(scores, crc, pool) if crc is not None else None
     picked, stats = [], {}
     for name, sub, t, r in (('mlp', MLP_SITES, t_mlp, r_mlp), ('attn', ATTN_SITES, t_attn, r_attn)):
         idx = pool.indices(sub)
@@ -254,11 +255,11 @@ def select_specific(scores: Scores, country: str, *, t: float = 0.003, r: float 
         raise SelectionError(f"{country!r} has no {crc} scores (countries with data: {scores.dataset_countries(crc)}); "
                              f"score {crc} for it, or select without the CRC filter (crc=None, --no-crc-filter).")
     pool = Pool(scores.n_layers, scores.sites, sites)
-    s_c = _normalised(scores, pool, datasets, control, rows=[ci])
+    s_c = culture_score(scores, pool, datasets, control, rows=[ci])
     cand = top_in_order(s_c, n_top(t, pool.size))
     stats = dict(pool=pool.size, candidates=cand.numel())
     if crc is not None:
-        drop = top_in_order(_pool_sum(scores, crc, pool, [ci]), n_top(r, pool.size))
+        drop = top_in_order(pool_sum(scores, crc, pool, [ci]), n_top(r, pool.size))
         cand = cand[~torch.isin(cand, drop)]
     stats['removed_crc'] = stats['candidates'] - cand.numel()
     mat = _per_country(scores, pool, datasets, control, [scores.country_index(k) for k in K], cand)   # [K, candidates]

@@ -106,20 +106,20 @@ def test_sigterm_during_evaluate_keeps_a_checkpoint_and_resume_finishes_it(world
     import culnig.evaluation as evaluation
     from culnig.evaluation import load_results
     assert cli(capsys, *ev(world, tiny_dir, tmp_path/'whole', '--max-batch', '2'))[0] == 0
-    real, calls = evaluation._forward_last, {'n': 0}
+    real, calls = evaluation.last_logits, {'n': 0}
     def term(*a, **k):
         calls['n'] += 1
         if calls['n'] == 3: os.kill(os.getpid(), signal.SIGTERM)
         return real(*a, **k)
-    monkeypatch.setattr(evaluation, '_forward_last', term)
+    monkeypatch.setattr(evaluation, 'last_logits', term)
     rc, out, err = cli(capsys, *ev(world, tiny_dir, tmp_path/'cut', '--max-batch', '2', '--checkpoint-minutes', '60'))
-    monkeypatch.setattr(evaluation, '_forward_last', real)
+    monkeypatch.setattr(evaluation, 'last_logits', real)
     assert rc == 128 + signal.SIGTERM and '4 of 12 prompts are kept' in err and '--resume' in err
     assert 'finished work was kept' not in err and 'planned: 12 prompts' in out
     assert (tmp_path/'cut'/'evaluate_checkpoint').is_dir() and not (tmp_path/'cut'/'items.parquet').exists()
     calls['n'] = 0
     counted = []
-    monkeypatch.setattr(evaluation, '_forward_last', lambda *a, **k: (counted.append(1), real(*a, **k))[1])
+    monkeypatch.setattr(evaluation, 'last_logits', lambda *a, **k: (counted.append(1), real(*a, **k))[1])
     assert cli(capsys, *ev(world, tiny_dir, tmp_path/'cut', '--max-batch', '2', '--resume'))[0] == 0
     assert len(counted) == 4                                              # 6 batches of 2; the first 2 came from the checkpoint
     a, b = load_results(tmp_path/'whole').items, load_results(tmp_path/'cut').items

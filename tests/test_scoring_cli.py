@@ -79,7 +79,7 @@ def test_interrupted_run_resumes_to_identical_tensors(setup, tmp_path, monkeypat
     out = tmp_path/'out'
     with pytest.raises(Interrupted): main_score(_args(root, prompts, out, '--checkpoint-minutes', '60'))
     assert (out/CHECKPOINT_FILE).exists() and not (out/'scores.json').exists()
-    _, state = scoring._load_checkpoint(out/CHECKPOINT_FILE)
+    _, state = scoring.load_checkpoint(out/CHECKPOINT_FILE)
     assert state['batches_done'] == 2
     monkeypatch.setattr(scoring, 'attribution_pass', real)
     with pytest.raises(OutputExists): main_score(_args(root, prompts, out))          # neither --resume nor --overwrite
