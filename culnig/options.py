@@ -84,6 +84,7 @@ def add_records_options(p: argparse.ArgumentParser, *, split: str, datasets: tup
 
 def check_records_args(args) -> None:
     "Check the record options before anything is loaded: one source, known datasets, a readable prompt file, a limit ≥ 1."
+    if getattr(args, 'records_checked', False): return
     if args.prompts and args.datasets:
         raise CulnigError('Give either --datasets or --prompts (a file from `culnig prompts`), not both.')
     if not args.prompts and not args.datasets:
@@ -93,6 +94,7 @@ def check_records_args(args) -> None:
     if args.limit_per_country is not None and args.limit_per_country < 1:
         raise CulnigError(f"--limit-per-country must be at least 1; got {args.limit_per_country}.")
     if args.prompts: read_jsonl(args.prompts)                 # a missing or bad prompt file fails before the model loads
+    args.records_checked = True
 
 def _from_file(args) -> tuple[list[dict], dict]:
     path = Path(args.prompts)

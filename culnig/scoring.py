@@ -508,7 +508,7 @@ def score_parser() -> argparse.ArgumentParser:
                     "the largest power of two from 256 to 8192 whose batch fits in 30%% of the machine's (or GPU's) memory less the weights (default: %(default)s)")
     ap.add_argument('--max-batch-size', type=int, help='at most this many prompts per batch')
     ap.add_argument('--pad-as-zero', action='store_true', help="count padded positions as 0 before the max (the original code)")
-    ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: names ending in 'control')")
+    ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: the registry's control datasets, e.g. blendcontrol)")
     ap.add_argument('--checkpoint-minutes', type=float, default=5.0, help='write a checkpoint this often (default: %(default)s)')
     ap.add_argument('--resume', action='store_true', help='continue an interrupted run in --out')
     ap.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
