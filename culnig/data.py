@@ -19,11 +19,12 @@ from .datacard import resolve_data_file
 __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND_VARIANTS', 'BLEND_MC_RULES', 'FILLED',
            'BLEND_SAQ_ORDER', 'BLEND_LANGUAGES', 'BLEND_SAQ_SEED', 'CULTURALBENCH_NAMES', 'NORMAD_NAMES',
            'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP', 'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL',
-           'QNLI_LABELS', 'DATASETS', 'CONTROL_OF', 'SPLITS', 'LIMIT_HELP', 'DEFAULT_MODEL', 'DataFileDamaged',
-           'damaged', 'load_templates', 'apply_chat', 'needs_special_tokens', 'option_labels', 'answers_clash',
-           'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc',
-           'blend_report', 'kl_divergence', 'wvb_rankings', 'DatasetInfo', 'get_dataset', 'limit_items',
-           'build_prompts', 'data_files', 'dataset_table', 'write_jsonl', 'read_jsonl', 'main_prompts']
+           'QNLI_LABELS', 'NLU_SOURCES', 'DATASETS', 'CONTROL_OF', 'GROUPS', 'IDENTIFICATION_DATASETS', 'SPLITS',
+           'LIMIT_HELP', 'DataFileDamaged', 'damaged', 'load_templates', 'apply_chat', 'needs_special_tokens',
+           'option_labels', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc',
+           'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings', 'NLUSource',
+           'DatasetInfo', 'datasets_in', 'has_countries', 'get_dataset', 'limit_items', 'build_prompts', 'data_files',
+           'build_with_hashes', 'dataset_table', 'write_jsonl', 'read_jsonl', 'prompts_parser', 'main_prompts']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
 class DataFileDamaged(CulnigError, ValueError):
@@ -670,41 +671,53 @@ def _build_countryrc(files, countries):
 # %% ../nbs/03_data.ipynb #26854688
 QNLI_LABELS = {'entailment': '0', 'not_entailment': '1'}
 
-def _build_commonsenseqa(files, countries):
-    _no_countries('commonsenseqa', countries)
-    rows = files.read('commonsenseqa/dev_rand_split.jsonl', _read_jsonl)
-    templates = files.read(TEMPLATES_FILE, _read_json)['neuron_prompts']['commonsenseqa']
-    out = []
-    for ti, t in enumerate(templates):
-        for r in rows:
-            o = dict(zip(r['choices']['label'], r['choices']['text']))
-            text = t.format(question=r['question'], option_a=o['A'], option_b=o['B'], option_c=o['C'], option_d=o['D'], option_e=o['E'])
-            out.append(_proto('commonsenseqa', r['id'], '', ti, 'heldout', _user(text), r['answerKey'], list('ABCDE')))
-    return out
+@dataclass(frozen=True)
+class NLUSource:
+    "One NLU benchmark as a table row: its file, how to read it, and how a row becomes a record (every template x every row)."
+    file: str                        # under the data root
+    reader: Callable                 # path -> rows (dicts)
+    id: Callable                     # (row number, row) -> item id
+    fields: Callable                 # row -> the template's fields
+    label_key: str                   # the row's gold-label column
+    labels: dict | None              # raw label -> record label; None: the raw label as it is (no check)
+    options: tuple                   # the option labels
+    where: Callable = None           # (row number, row) -> where an unknown label sits, for the error message
+    extra: Callable = None           # row -> extra record fields
 
-def _build_qnli(files, countries):
-    _no_countries('qnli', countries)
-    rows = files.read('glue/qnli_dev.tsv', _read_tsv)
-    templates = files.read(TEMPLATES_FILE, _read_json)['neuron_prompts']['qnli']
-    out = []
-    for ti, t in enumerate(templates):
-        for r in rows:
-            if r['label'] not in QNLI_LABELS: raise CulnigError(f"QNLI index {r['index']}: unknown label {r['label']!r}.")
-            out.append(_proto('qnli', r['index'], '', ti, 'heldout', _user(t.format(question=r['question'], sentence=r['sentence'])),
-                              QNLI_LABELS[r['label']], ['0', '1']))
-    return out
+def _csqa_fields(r):
+    o = dict(zip(r['choices']['label'], r['choices']['text']))
+    return dict(question=r['question'], option_a=o['A'], option_b=o['B'], option_c=o['C'], option_d=o['D'], option_e=o['E'])
 
-def _build_mrpc(files, countries):
-    _no_countries('mrpc', countries)
-    rows = files.read('glue/mrpc_test.txt', _read_tsv)
-    templates = files.read(TEMPLATES_FILE, _read_json)['neuron_prompts']['mrpc']
+NLU_SOURCES = {
+    'commonsenseqa': NLUSource('commonsenseqa/dev_rand_split.jsonl', _read_jsonl, lambda i, r: r['id'], _csqa_fields,
+                               'answerKey', None, tuple('ABCDE')),
+    'qnli': NLUSource('glue/qnli_dev.tsv', _read_tsv, lambda i, r: r['index'],
+                      lambda r: dict(question=r['question'], sentence=r['sentence']), 'label', QNLI_LABELS, ('0', '1'),
+                      where=lambda i, r: f"QNLI index {r['index']}"),
+    'mrpc': NLUSource('glue/mrpc_test.txt', _read_tsv, lambda i, r: i,
+                      lambda r: dict(sentence1=r['#1 String'], sentence2=r['#2 String']), 'Quality', {'0': '0', '1': '1'}, ('0', '1'),
+                      where=lambda i, r: f"MRPC row {i}", extra=lambda r: dict(pair_ids=[r['#1 ID'], r['#2 ID']])),
+}
+
+def _build_nlu(name, files, countries):
+    "The records of NLU benchmark `name` from its row of `NLU_SOURCES`: all held out, no country, templates outer, rows inner."
+    _no_countries(name, countries)
+    src = NLU_SOURCES[name]
+    rows = files.read(src.file, src.reader)
+    templates = files.read(TEMPLATES_FILE, _read_json)['neuron_prompts'][name]
     out = []
     for ti, t in enumerate(templates):
         for i, r in enumerate(rows):
-            if r['Quality'] not in ('0', '1'): raise CulnigError(f"MRPC row {i}: unknown Quality {r['Quality']!r}.")
-            text = t.format(sentence1=r['#1 String'], sentence2=r['#2 String'])
-            out.append(_proto('mrpc', i, '', ti, 'heldout', _user(text), r['Quality'], ['0', '1'], pair_ids=[r['#1 ID'], r['#2 ID']]))
+            raw = r[src.label_key]
+            if src.labels is not None and raw not in src.labels:
+                raise CulnigError(f"{src.where(i, r)}: unknown {src.label_key} {raw!r}.")
+            out.append(_proto(name, src.id(i, r), '', ti, 'heldout', _user(t.format(**src.fields(r))),
+                              raw if src.labels is None else src.labels[raw], list(src.options), **(src.extra(r) if src.extra else {})))
     return out
+
+def _build_commonsenseqa(files, countries): return _build_nlu('commonsenseqa', files, countries)
+def _build_qnli(files, countries): return _build_nlu('qnli', files, countries)
+def _build_mrpc(files, countries): return _build_nlu('mrpc', files, countries)
 
 # %% ../nbs/03_data.ipynb #e4c7ce01
 @dataclass(frozen=True)
@@ -712,14 +725,20 @@ class DatasetInfo:
     name: str
     builder: Callable
     splits: tuple
-    countries: str
+    countries: str                   # the countries it knows, in words (`dataset_table`)
     description: str
+    group: str = 'cultural'          # 'cultural', 'nlu' (no countries), 'countryrc' (the CRC filter) or 'control'
+    control: str | None = None       # its control dataset: the same items with only the options, scored beside it
+    score_countries: tuple | None = None   # `culnig score` scores only these countries (None: every country it is asked)
+
+    @property
+    def has_countries(self) -> bool: return self.group != 'nlu'
 
 DATASETS = {d.name: d for d in [
     DatasetInfo('blend', _build_blend, ('neuron', 'heldout'), 'the 16 paper countries',
-                'BLEnD multiple choice (original file, else rebuilt from the annotations), split by topic'),
+                'BLEnD multiple choice (original file, else rebuilt from the annotations), split by topic', control='blendcontrol'),
     DatasetInfo('blendcontrol', _build_blendcontrol, ('neuron', 'heldout'), 'the 16 paper countries',
-                'BLEnD control: the same items with only the options (no question)'),
+                'BLEnD control: the same items with only the options (no question)', group='control'),
     DatasetInfo('blend_saq', _build_blend_saq, ('heldout',), 'the 16 paper countries',
                 "BLEnD short answer, held-out topics, each country's language (the paper's protocol)"),
     DatasetInfo('blend_saq_en', _build_blend_saq_en, ('heldout',), 'the 16 paper countries',
@@ -731,12 +750,24 @@ DATASETS = {d.name: d for d in [
     DatasetInfo('worldvaluesbench', _build_wvb, ('neuron', 'heldout'), 'countries in the WVS table (default: target countries)',
                 'WorldValuesBench, top-40 KL questions per country for neurons, 2 personas x 2 templates'),
     DatasetInfo('countryrc', _build_countryrc, ('neuron', 'heldout'), 'the 16 paper countries (default: 8 target countries)',
-                'CountryRC reading comprehension, items 0-24 neuron, 25-49 held out'),
-    DatasetInfo('commonsenseqa', _build_commonsenseqa, ('heldout',), 'none', 'CommonsenseQA validation, 4 templates'),
-    DatasetInfo('qnli', _build_qnli, ('heldout',), 'none', 'GLUE QNLI validation, 4 templates'),
-    DatasetInfo('mrpc', _build_mrpc, ('heldout',), 'none', 'MRPC test, 4 templates'),
+                'CountryRC reading comprehension, items 0-24 neuron, 25-49 held out', group='countryrc', score_countries=TARGET_COUNTRIES),
+    DatasetInfo('commonsenseqa', _build_commonsenseqa, ('heldout',), 'none', group='nlu', description='CommonsenseQA validation, 4 templates'),
+    DatasetInfo('qnli', _build_qnli, ('heldout',), 'none', group='nlu', description='GLUE QNLI validation, 4 templates'),
+    DatasetInfo('mrpc', _build_mrpc, ('heldout',), 'none', group='nlu', description='MRPC test, 4 templates'),
 ]}
-CONTROL_OF = {'blend': 'blendcontrol'}
+CONTROL_OF = {d.name: d.control for d in DATASETS.values() if d.control}
+GROUPS = ('cultural', 'nlu', 'countryrc', 'control')
+IDENTIFICATION_DATASETS = tuple(x for d in DATASETS.values() if d.control for x in (d.name, d.control)) + \
+    tuple(d.name for d in DATASETS.values() if d.group == 'countryrc')      # what `culnig score` scores by default
+
+def datasets_in(group: str) -> tuple:
+    "The registry's datasets of `group` ('cultural', 'nlu', 'countryrc' or 'control'), in registry order."
+    if group not in GROUPS: raise UnknownName(f"Unknown dataset group {group!r}; use one of {', '.join(GROUPS)}.")
+    return tuple(d.name for d in DATASETS.values() if d.group == group)
+
+def has_countries(name: str) -> bool:
+    "Whether dataset `name` has countries (the NLU benchmarks have none); a name outside the registry is taken to have them."
+    return DATASETS[name].has_countries if name in DATASETS else True
 SPLITS = ('neuron', 'heldout')
 
 def get_dataset(name: str) -> DatasetInfo:
@@ -792,10 +823,16 @@ def data_files(dataset: str, *, split: str | None = None, countries=None, root=N
     _, used = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
+def build_with_hashes(dataset: str, tokenizer=None, **kw) -> tuple[list[dict], dict]:
+    "`build_prompts` and `data_files` in one pass: the records and `{relative path: sha256}` of the files they come from."
+    recs, used = _protos(dataset, **kw)
+    return _finish(recs, tokenizer), {rel: sha256_file(path) for rel, path in sorted(used.items())}
+
 def dataset_table():
     "The registry as a table."
     import pandas as pd
-    return pd.DataFrame([dict(dataset=d.name, splits='/'.join(d.splits), countries=d.countries, description=d.description)
+    return pd.DataFrame([dict(dataset=d.name, group=d.group, splits='/'.join(d.splits), countries=d.countries, control=d.control or '',
+                              description=d.description)
                          for d in DATASETS.values()]).set_index('dataset')
 
 # %% ../nbs/03_data.ipynb #ce6a7e98
@@ -834,19 +871,17 @@ def read_jsonl(path) -> list[dict]:
     return out
 
 # %% ../nbs/03_data.ipynb #6f388b43
-DEFAULT_MODEL = 'smollm2-135m-instruct'
-
 def _split_list(values):
     if not values: return None
     return [v.strip() for x in values for v in x.split(',') if v.strip()]
 
-def main_prompts(argv: list[str] | None = None) -> int:
-    "`culnig prompts`: write the prompt records of one or more datasets as JSONL."
+def prompts_parser() -> argparse.ArgumentParser:
+    "The argument parser of `culnig prompts`."
+    from culnig.options import add_model_options, add_split_option, add_country_options, split_of
     p = argparse.ArgumentParser(prog='culnig prompts', description='Write benchmark prompt records (JSONL) for scoring or evaluation.')
     p.add_argument('--dataset', required=True, help=f"dataset name(s), comma-separated: {', '.join(DATASETS)}")
-    p.add_argument('--split', default='all', choices=['neuron', 'heldout', 'all'], help='which split (default: all)')
-    p.add_argument('--countries', nargs='+', default=None, help='country names (space or comma separated; default: the dataset\'s)')
-    p.add_argument('--model', default=DEFAULT_MODEL, help=f"model whose chat template is applied (default {DEFAULT_MODEL}); 'none' for raw prompts")
+    add_split_option(p, 'all'); add_country_options(p, default="each dataset's own countries")
+    add_model_options(p, dtype=False, device=False, help="model whose chat template is applied ('none': raw prompts)")
     p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP)
     p.add_argument('--out', required=True, help='output JSONL file')
     p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
@@ -858,15 +893,20 @@ def main_prompts(argv: list[str] | None = None) -> int:
                         "(the Hugging Face datasets cache; $CULNIG_DATA_SOURCE)")
     p.add_argument('--allow-data-mismatch', action='store_true',
                    help='read data files that differ from the data card (sha256 / record count) with a warning instead of an error')
+    return p
+
+def main_prompts(argv: list[str] | None = None) -> int:
+    "`culnig prompts`: write the prompt records of one or more datasets as JSONL."
+    from culnig.options import split_of
+    p = prompts_parser()
     a = p.parse_args(argv)
+    a.split = split_of(a)
     if a.allow_data_mismatch: os.environ['CULNIG_DATA_MISMATCH'] = 'warn'
     if a.data_source: os.environ['CULNIG_DATA_SOURCE'] = a.data_source
     rule = blend_mc_rule(a.blend_mc)
     names = _split_list([a.dataset])
     for n in names: get_dataset(n)
-    countries = _split_list(a.countries)
-    if a.countries is not None and not countries:
-        raise UnknownName("--countries was given without a country name; leave it out for each dataset's own countries.")
+    countries = a.countries
     out = Path(a.out)
     for target in (out, _meta_path(out)):
         if target.exists() and not a.overwrite: prepare_output(target, overwrite=False, is_file=True)

@@ -669,38 +669,22 @@ def cross_culture_matrix(baseline, specific: dict, *, dataset: str | None = None
     return m
 
 # %% ../nbs/09_evaluation.ipynb #08cb234f
-def _source_hashes(dataset, **kw) -> dict:
-    "`{file: sha256}` of the benchmark files `dataset` is built from."
-    from culnig.data import data_files
-    return data_files(dataset, **kw)
-
-def _build_with_hashes(dataset, tokenizer, **kw) -> tuple[list[dict], dict]:
-    "Records of `dataset` (from `build_prompts`) and the sha256 of the benchmark files read to build them."
-    from culnig.data import build_prompts
-    recs = build_prompts(dataset, tokenizer, **kw)
-    return recs, _source_hashes(dataset, **kw)
+from .options import add_model_options, add_records_options, check_records_args, records_from, split_of
 
 def evaluate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig evaluate', description='Evaluate benchmarks, optionally with neurons suppressed or enhanced.')
-    p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id (default: %(default)s)')
-    p.add_argument('--datasets', nargs='+', default=None, help='datasets to evaluate, e.g. blend blend_saq (local languages) blend_saq_en culturalbench normad countryrc commonsenseqa qnli mrpc')
-    p.add_argument('--prompts', default=None, help='evaluate the records of this JSONL file (from `culnig prompts`) instead of --datasets')
+    add_model_options(p, device_map=True)
+    add_records_options(p, split='all', what='evaluate')
     p.add_argument('--neurons', nargs='+', default=None, help='neuron-set file(s) to intervene on (several: their union)')
     p.add_argument('--operation', default=None, choices=['suppress', 'enhance'], help='what to do with the --neurons (default: suppress)')
     p.add_argument('--factor', type=float, default=None, help='with --operation enhance: multiply the neurons by this factor, above 0 and not 1 (default: 2, as in the paper)')
     p.add_argument('--allow-other-model', action='store_true', help='apply neuron sets made for another model (refused by default)')
-    p.add_argument('--split', default='all', choices=['all', 'heldout', 'neuron'], help='which items (default: all, reported per split)')
-    p.add_argument('--countries', nargs='+', default=None, help='only these countries (default: each dataset\'s own)')
-    p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP + ': quick runs')
     p.add_argument('--batch-tokens', type=int, default=8192, help='padded tokens per batch (default: %(default)s)')
     p.add_argument('--max-batch', type=int, default=64, help='prompts per batch at most (default: %(default)s)')
     p.add_argument('--generation', default='model', choices=list(GENERATIONS), help="short answers: 'model' = the model's own generation configuration (the paper), 'greedy' (default: %(default)s)")
     p.add_argument('--max-new-tokens', type=int, default=None, help=f'generated tokens for short answers (default: {PAPER_MAX_NEW_TOKENS} with --generation model, as the paper; {DEFAULT_MAX_NEW_TOKENS} with greedy)')
     p.add_argument('--n-boot', type=int, default=1000, help='bootstrap resamples for the intervals (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed (default: %(default)s)')
-    p.add_argument('--dtype', default=None, help='model dtype (default: float32 on the CPU, bfloat16 on a GPU)')
-    p.add_argument('--device', default='auto', help="auto (a GPU when present, else the CPU), cpu, cuda or cuda:N (default: auto); under torchrun each rank takes its own GPU")
-    p.add_argument('--device-map', choices=['auto'], default=None, help="'auto': spread a model larger than one GPU over all visible GPUs (one process; accelerate)")
     p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
     p.add_argument('--skip-missing', action='store_true', help='skip datasets whose files are missing instead of stopping')
     p.add_argument('--out', required=True, help='output folder')
@@ -714,14 +698,9 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     "`culnig evaluate`: evaluate datasets, optionally with neuron sets suppressed or enhanced; write results to --out."
     p = evaluate_parser()
     a = p.parse_args(argv)
-    from culnig.data import get_dataset, read_jsonl
     from culnig.models import load_model
     from culnig.sites import find_sites
-    if bool(a.datasets) == bool(a.prompts): raise CulnigError('Give either --datasets or --prompts (one of them, not both).')
-    for d in a.datasets or []: get_dataset(d)
     if a.max_new_tokens is None: a.max_new_tokens = PAPER_MAX_NEW_TOKENS if a.generation == 'model' else DEFAULT_MAX_NEW_TOKENS
-    if a.prompts and not Path(a.prompts).is_file():
-        raise DataFileMissing(f"No prompt file {a.prompts}; write one with `culnig prompts --out {a.prompts} ...`.")
     for f in a.neurons or []:
         if not Path(f).is_file(): raise DataFileMissing(f"No neuron-set file {f}; write one with `culnig select ... --out {f}`.")
     if a.operation is not None and not a.neurons:
@@ -734,13 +713,11 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         raise CulnigError(f"--factor {a.factor:g} is refused: enhancement multiplies the neurons by a factor above 0 other than 1 "
                           "(1 changes nothing; 0 is --operation suppress; a negative factor flips the sign). The paper uses 2.")
     for opt, v in (('--batch-tokens', a.batch_tokens), ('--max-batch', a.max_batch), ('--n-boot', a.n_boot),
-                   ('--limit-per-country', a.limit_per_country), ('--max-new-tokens', a.max_new_tokens)):
+                   ('--max-new-tokens', a.max_new_tokens)):
         if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
-    if a.countries is not None:
-        a.countries = [c.strip() for x in a.countries for c in x.split(',') if c.strip()]
-        if not a.countries: raise UnknownName("--countries was given without a country name; leave it out for each dataset's own.")
     if not a.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {a.checkpoint_minutes}.")
-    if a.prompts: read_jsonl(a.prompts)                       # a bad prompt file fails before the model is loaded
+    check_records_args(a)                                     # one source, known datasets, a readable prompt file: before the model
+    a.split = split_of(a)
     for f in a.neurons or []:                                   # so does a bad or empty neuron-set file
         from culnig.neuronset import NeuronSet
         if not NeuronSet.load(f).top_neurons:
@@ -762,29 +739,7 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         from culnig.neuronset import load_neuron_set
         sm0 = find_sites(model)
         for f in a.neurons: load_neuron_set(f, sm0, model_name=_model_info(model).get('name'), allow_other_model=a.allow_other_model)
-    records, hashes, skipped = [], {}, []
-    if a.prompts:
-        from culnig.core import check_country
-        from culnig.data import limit_items
-        records = read_jsonl(a.prompts)
-        hashes = {Path(a.prompts).name: sha256_file(a.prompts)}
-        if a.countries:
-            present = list(dict.fromkeys(str(r.get('country')) for r in records))
-            wanted = {check_country(c, present) for c in a.countries}
-            records = [r for r in records if str(r.get('country')) in wanted]
-        if a.split != 'all': records = [r for r in records if r.get('split') == a.split]
-        records = limit_items(records, a.limit_per_country)
-    for d in a.datasets or []:
-        has_countries = get_dataset(d).countries != 'none'
-        kw = dict(split=None if a.split == 'all' else a.split, countries=a.countries if has_countries else None, root=a.root,
-                  limit_per_country=a.limit_per_country)
-        if a.split == 'neuron' and get_dataset(d).splits == ('heldout',):
-            print(f"culnig evaluate: {d} has no identification split; skipped", file=sys.stderr); skipped.append(d); continue
-        try: recs, h = _build_with_hashes(d, tok, **kw)
-        except DataFileMissing as e:
-            if not a.skip_missing: raise
-            print(f"culnig evaluate: skipping {d}: {e}", file=sys.stderr); skipped.append(d); continue
-        records += recs; hashes.update(h)
+    records, hashes, skipped = records_from(a, tok)
     if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
     sm = find_sites(model) if a.neurons else None
     if is_main():

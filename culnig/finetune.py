@@ -841,7 +841,8 @@ def finetune_parser() -> argparse.ArgumentParser:
         'Fine-tune the MLPs of the k layers with the most / least culture-general neurons, random layers, the paper\'s '
         'parameter-matched control (MLP and attention modules without culture-general neurons) or any chosen modules on QNLI, '
         'MRPC or BLEnD with the same budget, and compare every cultural benchmark and NLU accuracy before and after.'))
-    p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local folder or hub id')
+    from culnig.options import add_model_options
+    add_model_options(p, dtype=False)
     p.add_argument('--neurons', required=True, help='culture-general neuron-set file (culnig select general)')
     p.add_argument('--dataset', required=True, choices=TRAIN_DATASETS, help='data to train on: QNLI, MRPC (training splits when in the data root) or BLEnD multiple choice')
     p.add_argument('--train-source', default='auto', choices=['auto', 'split', 'halves'], help="QNLI/MRPC: the training split when present, else halves of the evaluation file (auto); only the split; only the halves")
@@ -862,7 +863,6 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--overwrite', action='store_true', help='replace results already in --out')
     p.add_argument('--resume', action='store_true', help='continue an interrupted run in --out: finished runs are kept')
     p.add_argument('--allow-other-model', action='store_true', help='use a neuron set made for another model (refused by default)')
-    p.add_argument('--device', default=None, help='cpu, cuda, ... (default: culnig.models chooses)')
     return p
 
 def main_finetune(argv: list[str] | None = None) -> int:

@@ -186,7 +186,7 @@ def write_tasks(out, datasets=TASK_DATASETS, *, model=DEFAULT_MODEL, split: str 
     from culnig.core import progress
     for d in progress(datasets, desc='lmeval tasks', unit='task'):
         kw = dict(split=None if split == 'all' else split, root=root, limit_per_country=limit_per_country,
-                  countries=countries if DATASETS[d].countries != 'none' else None)
+                  countries=countries if DATASETS[d].has_countries else None)
         if DATASETS[d].splits == ('heldout',) and split == 'neuron': kw['split'] = 'heldout'   # NLU sets: evaluation only
         records = build_prompts(d, tok, **kw)
         docs = lmeval_docs(records, tok, choices)
@@ -367,6 +367,8 @@ def _precheck(argv: list[str]):
 
 # %% ../nbs/15_lmeval.ipynb #af144454
 def lmeval_parser() -> argparse.ArgumentParser:
+    from culnig.options import add_model_options, add_split_option, add_country_options
+    from culnig.data import LIMIT_HELP
     p = argparse.ArgumentParser(prog='culnig lmeval', description="lm-evaluation-harness bridge: culnig's benchmarks as lm-eval tasks, "
                                 "and lm-eval runs with culnig's model `culnig` (neurons suppressed or enhanced).")
     sub = p.add_subparsers(dest='sub', required=True, metavar='{tasks,run,check}')
@@ -374,10 +376,10 @@ def lmeval_parser() -> argparse.ArgumentParser:
     t.add_argument('--out', required=True, help='folder for the YAMLs and data/ (then: lm_eval --include_path OUT)')
     t.add_argument('--datasets', nargs='+', default=list(TASK_DATASETS), choices=TASK_DATASETS, metavar='DATASET',
                    help=f"default: all of {' '.join(TASK_DATASETS)}")
-    t.add_argument('--model', default=DEFAULT_MODEL, help='the model whose tokenizer and chat template the prompts are built with')
-    t.add_argument('--split', default='heldout', choices=('neuron', 'heldout', 'all'), help='default: heldout (NLU sets: always heldout)')
-    t.add_argument('--countries', nargs='+', default=None, help="default: each dataset's own countries")
-    t.add_argument('--limit-per-country', type=int, default=None, help='only the first N item ids per country (quick runs)')
+    add_model_options(t, dtype=False, device=False, help='the model whose tokenizer and chat template the prompts are built with')
+    add_split_option(t, 'heldout', note='; NLU sets: always heldout')
+    add_country_options(t)
+    t.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP + ' (quick runs)')
     t.add_argument('--choices', default='culnig', choices=CHOICE_MODES,
                    help="culnig: score every single-token spelling of each label, as culnig does (default); labels: the bare labels")
     t.add_argument('--overwrite', action='store_true')
@@ -385,8 +387,9 @@ def lmeval_parser() -> argparse.ArgumentParser:
                    add_help=False)
     c = sub.add_parser('check', help="item-by-item agreement of culnig's restricted accuracy and lm-eval's acc on a generated task")
     c.add_argument('--tasks-dir', required=True); c.add_argument('--task', default=task_name('blend'))
-    c.add_argument('--model', default=DEFAULT_MODEL); c.add_argument('--limit', type=int, default=20)
-    c.add_argument('--device', default='cpu'); c.add_argument('--out', default=None, help='write the item table (CSV) here')
+    add_model_options(c, dtype=False)
+    c.add_argument('--limit', type=int, default=20, help='documents compared (default: %(default)s)')
+    c.add_argument('--out', default=None, help='write the item table (CSV) here')
     return p
 
 def main_lmeval(argv: list[str] | None = None) -> int:
@@ -404,7 +407,8 @@ def main_lmeval(argv: list[str] | None = None) -> int:
         return run_cli(rest)
     a = lmeval_parser().parse_args(argv)
     if a.sub == 'tasks':
-        out = write_tasks(a.out, a.datasets, model=a.model, split=a.split, countries=a.countries,
+        from culnig.options import split_of
+        out = write_tasks(a.out, a.datasets, model=a.model, split=split_of(a), countries=a.countries,
                           limit_per_country=a.limit_per_country, choices=a.choices, overwrite=a.overwrite)
         man = read_manifest(out)
         for name, t in man['tasks'].items(): print(f"{name}: {t['n_docs']} documents ({t['dataset']}, split {t['split']})")

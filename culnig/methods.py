@@ -510,7 +510,8 @@ def methods_table():
                          for m in METHODS.values()]).set_index('method')
 
 def methods_parser() -> argparse.ArgumentParser:
-    from culnig.scoring import DEFAULT_DATASETS
+    from culnig.data import IDENTIFICATION_DATASETS
+    from culnig.options import add_model_options, add_records_options
     from culnig.sites import SITE_NAMES
     ap = argparse.ArgumentParser(prog='culnig methods', description=(
         'Neuron-identification methods behind one interface: each writes a score folder like `culnig score`.'))
@@ -518,20 +519,13 @@ def methods_parser() -> argparse.ArgumentParser:
     sub.add_parser('list', help='list the methods, their parameters and sources')
     sp = sub.add_parser('score', help='score prompts with one method and write a score folder')
     sp.add_argument('--method', required=True, help=f"one of: {', '.join(METHODS)}")
-    sp.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id')
-    sp.add_argument('--datasets', nargs='+', default=list(DEFAULT_DATASETS), help='datasets to score (default: %(default)s)')
-    sp.add_argument('--split', default='neuron', help='which split of the datasets (default: neuron)')
-    sp.add_argument('--prompts', help='score the records of this JSONL file (from `culnig prompts`) instead of --datasets')
+    add_model_options(sp)
+    add_records_options(sp, split='neuron', datasets=IDENTIFICATION_DATASETS, scoring=True)
     sp.add_argument('--out', required=True, help='output folder')
-    sp.add_argument('--countries', nargs='+', help='only these countries')
-    from culnig.data import LIMIT_HELP
-    sp.add_argument('--limit-per-country', type=int, help=LIMIT_HELP)
     sp.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: gate, q, k, v)')
     sp.add_argument('--batch-tokens', type=int, default=DEFAULT_BATCH_TOKENS, help='tokens per batch incl. padding (default: %(default)s)')
     sp.add_argument('--steps', type=int, help="integration points of 'ig' (default: 16)")
     sp.add_argument('--param', action='append', default=[], metavar='KEY=VALUE', help='another method parameter (JSON value)')
-    sp.add_argument('--dtype', choices=['float32', 'bfloat16', 'float16'], help="model dtype (default: the loader's)")
-    sp.add_argument('--device', help="cpu, cuda, ... (default: the loader's)")
     sp.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
     return ap
 
@@ -557,21 +551,22 @@ def main_methods(argv: list[str] | None = None) -> int:
         return 0
     from pathlib import Path
     from culnig.core import prepare_output
-    from culnig.scoring import _build_records
+    from culnig.options import check_records_args, records_from, split_of, torch_dtype
     m = get_method(args.method)
+    check_records_args(args)                    # one source, known datasets, a readable prompt file: before the model loads
     params = _parse_params(args.param)
     if args.sites: params['sites'] = list(args.sites)
     if args.steps is not None: params['steps'] = args.steps
     if 'batch_tokens' in m.defaults(): params.setdefault('batch_tokens', args.batch_tokens)
     out = prepare_output(Path(args.out), overwrite=args.overwrite, results=['scores.json', 'scores.safetensors'])
     from culnig.models import load_model
-    model, tokenizer = load_model(args.model, dtype=getattr(torch, args.dtype) if args.dtype else None, device=args.device)
-    records, hashes = _build_records(args, tokenizer)
+    model, tokenizer = load_model(args.model, dtype=torch_dtype(args.dtype), device=args.device)
+    records, hashes, _ = records_from(args, tokenizer)
     if not records: raise CulnigError('No prompts selected: check --datasets/--prompts, --countries and --split.')
     print(f"{args.method}: scoring {len(records)} prompts with {args.model} into {out}")
     scores = run_method(args.method, model, tokenizer, records, **params)
     scores.meta['data_hashes'].update(hashes)
-    scores.meta['params'].update(source=dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=args.split),
+    scores.meta['params'].update(source=dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args)),
                                  limit_per_country=args.limit_per_country, countries_arg=args.countries)
     scores.save(out, overwrite=True)
     sec = scores.meta['params']['method']['seconds']

@@ -853,11 +853,12 @@ def plant_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig plant', description=(
         "Write country-specific BLEnD answers into known MLP neurons of a model (only their gate/up rows and down columns are "
         "trained) and save the change as a small delta with its plan and provenance: a model with a ground truth."))
-    p.add_argument('--model', default='smollm2-135m-instruct', help='base model (default: %(default)s)')
+    from culnig.options import add_model_options, add_country_options
+    add_model_options(p, dtype=False, device=False, help='base model: embedded model name, local Hugging Face folder or hub id')
     p.add_argument('--out', required=True, help='output folder (delta.safetensors, plan.json, provenance.json)')
     p.add_argument('--name', default=None, help='name recorded in the plan (default: the output folder name)')
     p.add_argument('--seed', type=int, default=d.seed, help='seed of the neuron draw and of the batch order (default: %(default)s)')
-    p.add_argument('--countries', nargs='+', default=None, help='target countries (default: the paper\'s 8)')
+    add_country_options(p, default="the paper's 8 target countries", help='target countries')
     p.add_argument('--epochs', type=int, default=d.epochs, help='at most this many epochs (default: %(default)s)')
     p.add_argument('--lr', type=float, default=d.lr, help='AdamW learning rate (default: %(default)s)')
     p.add_argument('--batch-size', type=int, default=d.batch_size, help='prompts per step (default: %(default)s)')

@@ -858,10 +858,11 @@ def report_parser() -> argparse.ArgumentParser:
         f'FIGURES/<model>/, a summary in OUT/<model>/summary.md. By default OUT is the run folder {RUN_DIR}/ (ignored by git; '
         'an interrupted run resumes there); --publish writes the committed reports/ and figures/ instead. Finished steps are '
         'skipped unless --rerun.'))
-    p.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local folder or hub id (default: %(default)s)')
+    from culnig.options import add_model_options, add_country_options
+    add_model_options(p, dtype=False, device=False)
     p.add_argument('--preset', default='quick', help='tiny | quick | paper (default: %(default)s): ' +
                    '; '.join(f"{k}: {v.doc}" for k, v in PRESETS.items()))
-    p.add_argument('--countries', nargs='+', default=None, help="target countries (space or comma separated; default: the preset's)")
+    add_country_options(p, default="the preset's", help='target countries')
     p.add_argument('--out', default=None, help=f'folder of the executed notebooks (default: {RUN_DIR}; with --publish: {PUBLISH_DIRS[0]})')
     p.add_argument('--figures', default=None, help=f'folder of the figures (default: {RUN_DIR}/figures; with --publish: {PUBLISH_DIRS[1]})')
     p.add_argument('--publish', action='store_true', help=f'refresh the published (committed) {PUBLISH_DIRS[0]}/ and {PUBLISH_DIRS[1]}/ instead of the run folder')

@@ -279,8 +279,11 @@ def planned_work(model, tokenizer, records: Sequence[dict], kind: str = 'score')
 
 # %% ../nbs/05_scoring.ipynb #289da6d6
 def is_control(dataset: str, control=None) -> bool:
-    "Is `dataset` a control dataset? By default: its name ends with 'control'."
-    if control is None: return str(dataset).endswith('control')
+    "Is `dataset` a control dataset? By default: the registry's group `control` (culnig.data), else a name ending with 'control'."
+    if control is None:
+        from culnig.data import DATASETS
+        info = DATASETS.get(str(dataset))
+        return info.group == 'control' if info is not None else str(dataset).endswith('control')
     if isinstance(control, bool): return control
     if isinstance(control, str): control = [control]
     return dataset in set(control)
@@ -575,41 +578,10 @@ def assert_scores_close(x: Scores, y: Scores, rtol: float = 1e-5):
         for c, v in my['sum_p'].items(): assert abs(mx['sum_p'][c] - v) <= rtol * max(abs(v), 1e-30), (d, c)
 
 # %% ../nbs/05_scoring.ipynb #50ced6e4
-DEFAULT_DATASETS = ('blend', 'blendcontrol', 'countryrc')
-_DATASET_COUNTRIES = {'countryrc': TARGET_COUNTRIES}   # the paper scores CountryRC over the 8 target countries only
+from .data import IDENTIFICATION_DATASETS
+from .options import add_model_options, add_records_options, records_from, check_records_args, split_of, torch_dtype
 
-def _build_records(args, tokenizer) -> tuple[list[dict], dict]:
-    "Records to score and the hashes of the files they come from."
-    from culnig import data
-    if args.prompts:
-        path = Path(args.prompts)
-        records = list(data.read_jsonl(path))
-        hashes = {path.name: sha256_file(path)}
-        side = path.with_name(path.name + '.meta.json')   # written by `culnig prompts`: the benchmark files' hashes
-        if side.exists(): hashes.update(json.loads(side.read_text()).get('data_hashes') or {})
-        if args.countries:
-            from culnig.core import check_country
-            present = list(dict.fromkeys(str(r.get('country')) for r in records))
-            wanted = {check_country(c, present) for c in args.countries}     # any case or alias; a country the file lacks is refused
-            records = [r for r in records if str(r.get('country')) in wanted]
-        records = data.limit_items(records, args.limit_per_country)
-        return records, hashes
-    records, hashes = [], {}
-    from culnig.core import match_country
-    for d in args.datasets:
-        countries = args.countries or _DATASET_COUNTRIES.get(d)
-        if args.countries and d in _DATASET_COUNTRIES:
-            countries = [m for m in (match_country(c, _DATASET_COUNTRIES[d]) for c in args.countries) if m]
-            if not countries: continue
-        kw = dict(split=args.split, countries=list(countries) if countries else None, limit_per_country=args.limit_per_country)
-        records += data.build_prompts(d, tokenizer, **kw)
-        hashes.update(_data_hashes(d, **kw))
-    return records, hashes
-
-def _data_hashes(dataset, **kw) -> dict:
-    "sha256 of the benchmark files `dataset`'s records are built from."
-    from culnig.data import data_files
-    return data_files(dataset, **kw)
+DEFAULT_DATASETS = IDENTIFICATION_DATASETS      # each dataset with its control, then CountryRC (the registry in culnig.data)
 
 def _batch_tokens_arg(s: str):
     if s == 'auto': return s
@@ -622,22 +594,15 @@ def score_parser() -> argparse.ArgumentParser:
     "The argument parser of `culnig score`."
     ap = argparse.ArgumentParser(prog='culnig score', description=(
         "Gradient x activation neuron scores per country (the paper's attribution), written to a score folder."))
-    ap.add_argument('--model', default='smollm2-135m-instruct', help='embedded model name, local HF folder or hub id')
-    ap.add_argument('--datasets', nargs='+', help=f"datasets to score (default: {' '.join(DEFAULT_DATASETS)})")
-    ap.add_argument('--split', default='neuron', choices=['neuron', 'heldout', 'all'], help="which split of the datasets (default: neuron)")
-    ap.add_argument('--prompts', help='score the records of this JSONL file (from `culnig prompts`) instead of --datasets')
+    add_model_options(ap, device_map=True)
+    add_records_options(ap, split='neuron', datasets=DEFAULT_DATASETS, scoring=True)
     ap.add_argument('--out', required=True, help='output folder')
-    ap.add_argument('--countries', nargs='+', help='only these countries (default: 16 BLEnD countries; CountryRC: the 8 targets)')
-    ap.add_argument('--limit-per-country', type=int, help=LIMIT_HELP + ' (quick runs)')
     ap.add_argument('--sites', nargs='+', choices=SITE_NAMES, help='sites to score (default: all five)')
     ap.add_argument('--batch-tokens', type=_batch_tokens_arg, default='auto', help="tokens per batch incl. padding, or 'auto': "
                     "the largest power of two from 256 to 8192 whose batch fits in 30%% of the machine's (or GPU's) memory less the weights (default: %(default)s)")
     ap.add_argument('--max-batch-size', type=int, help='at most this many prompts per batch')
     ap.add_argument('--pad-as-zero', action='store_true', help="count padded positions as 0 before the max (the original code)")
-    ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: names ending in 'control')")
-    ap.add_argument('--dtype', choices=['float32', 'bfloat16', 'float16'], help='model dtype (default: the loader\'s)')
-    ap.add_argument('--device', default='auto', help="auto (a GPU when present, else the CPU), cpu, cuda or cuda:N (default: auto); under torchrun each rank takes its own GPU")
-    ap.add_argument('--device-map', choices=['auto'], help="'auto': spread a model larger than one GPU over all visible GPUs (one process; accelerate)")
+    ap.add_argument('--control', nargs='*', help="control datasets, clamped at 0 (default: the registry's control datasets, e.g. blendcontrol)")
     ap.add_argument('--checkpoint-minutes', type=float, default=5.0, help='write a checkpoint this often (default: %(default)s)')
     ap.add_argument('--resume', action='store_true', help='continue an interrupted run in --out')
     ap.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
@@ -646,16 +611,10 @@ def score_parser() -> argparse.ArgumentParser:
 def main_score(argv: list[str] | None = None) -> int:
     "`culnig score`: score prompts and write a score folder."
     args = score_parser().parse_args(argv)
-    if args.prompts and args.datasets:
-        raise CulnigError("Give either --prompts (a file from `culnig prompts`) or --datasets, not both.")
-    if args.countries is not None:
-        args.countries = [c.strip() for x in args.countries for c in x.split(',') if c.strip()]
-        if not args.countries: raise UnknownName("--countries was given without a country name; leave it out for the defaults.")
-    for opt, v in (('--batch-tokens', args.batch_tokens), ('--max-batch-size', args.max_batch_size), ('--limit-per-country', args.limit_per_country)):
+    check_records_args(args)              # one source, known datasets, a readable prompt file: before the model loads
+    for opt, v in (('--batch-tokens', args.batch_tokens), ('--max-batch-size', args.max_batch_size)):
         if v is not None and v != 'auto' and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
     if not args.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {args.checkpoint_minutes}.")
-    if args.prompts: from culnig.data import read_jsonl; read_jsonl(args.prompts)      # a bad prompt file fails before the model loads
-    if not args.prompts: args.datasets = args.datasets or list(DEFAULT_DATASETS)
     out = Path(args.out)
     from culnig.models import load_model, resolve_device
     from culnig.distributed import init_distributed, is_main, checkpoint_files, barrier
@@ -671,13 +630,12 @@ def main_score(argv: list[str] | None = None) -> int:
     if args.overwrite and not args.resume and is_main():
         for f in checkpoint_files(ckpt): f.unlink()
     barrier()
-    dtype = getattr(torch, args.dtype) if args.dtype else None
-    model, tokenizer = load_model(args.model, dtype=dtype, device=device, device_map=args.device_map)
-    records, hashes = _build_records(args, tokenizer)
+    model, tokenizer = load_model(args.model, dtype=torch_dtype(args.dtype), device=device, device_map=args.device_map)
+    records, hashes, _ = records_from(args, tokenizer)
     if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split; nothing was written.")
     if is_main(): out.mkdir(parents=True, exist_ok=True)
     control = None if args.control is None else list(args.control)
-    source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=args.split)
+    source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args))
     if is_main():
         print(f"scoring {len(records)} prompts of {', '.join(dict.fromkeys(r['dataset'] for r in records))} "
               f"with {args.model} into {out}" + (" (resuming)" if args.resume and checkpoint_files(ckpt) else ''))

@@ -31,7 +31,8 @@ TIE_BREAK = 'equal scores keep pool order: layer, then site (q_proj, k_proj, v_p
 class SelectionError(CulnigError, ValueError):
     "Selection cannot run on this score table with these options; the message says why."
 
-CRC_DATASET = 'countryrc'
+from .data import CONTROL_OF, datasets_in
+CRC_DATASET = datasets_in('countryrc')[0]          # the CRC filter's dataset (the registry's group `countryrc`)
 
 def single_threaded(fn):
     "Run `fn` with one torch intra-op thread (restored after). Selection is memory-bound work on vectors of ~10^6 entries; on a busy machine torch's thread pool waits cost more than a second thread saves (measured: 3-4x slower wall time with 2 threads at load 8 on 2 cores)."
@@ -45,8 +46,8 @@ def single_threaded(fn):
     return wrapper
 
 def control_of(dataset: str) -> str:
-    "The control dataset's name: `'blend'` → `'blendcontrol'` (the original's convention)."
-    return f'{dataset}control'
+    "The control dataset's name: the registry's (`'blend'` → `'blendcontrol'`), else the original's convention `<name>control`."
+    return CONTROL_OF.get(dataset, f'{dataset}control')
 
 class Pool:
     "Layout of a flat pool: `n_layers` × the concatenated widths of `sites` (forward order), layer-major."
