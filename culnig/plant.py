@@ -342,7 +342,7 @@ def _batches(items: list[dict], lengths, batch_size: int) -> list[list[int]]:
     return out
 
 def _fingerprint(model, sets, items, cfg: PlantConfig) -> str:
-    from culnig.report import model_info
+    from culnig.study import model_info
     p = {k: v for k, v in cfg.params().items() if k not in ('epochs', 'max_minutes')}
     return sha256_json(dict(model=model_info(model), sets=sets, cfg=p,
                             items=[[it['kind'], it['country'], it['record']['dataset'], it['record']['id'], it['record']['text'],
@@ -587,7 +587,7 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
     evaluates exactly the planted items): `plant` (target countries' BLEnD, both splits), `control` (their control prompts),
     `untouched` (the other BLEnD countries' identification prompts, trained towards the base model), `crc` (target countries'
     CountryRC identification prompts), and, measured only, `untouched_heldout`, `control_untouched`, `crc_heldout`, `nlu`."""
-    from culnig import report
+    from culnig import study as report
     from culnig.data import build_prompts
     cfg = report.get_preset(preset)
     countries = list(countries)
@@ -781,7 +781,7 @@ def _benchmark_hashes(plant) -> dict:
 def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConfig, model, name: str | None = None,
                   base_name: str | None = None) -> Path:
     "Write `delta.safetensors` (changed rows/columns only), `plan.json` and `provenance.json` into `out`."
-    from culnig.report import model_info
+    from culnig.study import model_info
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     info = model_info(model)
     base_name = base_name or info.get('name')
