@@ -45,3 +45,16 @@ def test_compare_and_report_give_the_same_interval(runs, capsys):
         checked += 1; moved += r['ci_high'] > r['ci_low']
     assert checked >= 6                           # 3 datasets x 2 metrics (paper and option-restricted accuracy)
     assert moved >= 1, 'every interval was a point: the suppressed model changed no answer, the test would prove nothing'
+
+def test_nothing_below_the_runner_imports_it():
+    "culnig.report (the papermill runner) sits on top: no other module but the CLI imports it."
+    import ast, culnig
+    offenders = []
+    for f in sorted(Path(culnig.__file__).parent.glob('*.py')):
+        if f.stem in ('report', 'cli', '_modidx'): continue
+        for n in ast.walk(ast.parse(f.read_text(encoding='utf-8'))):
+            if isinstance(n, ast.ImportFrom) and (n.module in ('culnig.report', 'report') or
+                                                 (n.module == 'culnig' and any(a.name == 'report' for a in n.names))):
+                offenders.append(f"{f.name}:{n.lineno}")
+            if isinstance(n, ast.Import) and any(a.name == 'culnig.report' for a in n.names): offenders.append(f"{f.name}:{n.lineno}")
+    assert not offenders, offenders
