@@ -470,16 +470,16 @@ def finetune_eval_records(tokenizer, preset, nlu_records: Sequence[dict] | None,
     """(records, missing): every cultural benchmark of the report preset (`cultural`: default `preset.cultural_datasets`) as the
     report picks them, and the NLU records whose id is in `eval_ids`, subsampled; with `nlu_records=None` (training on BLEnD)
     the preset's NLU benchmarks."""
-    from culnig import report
+    from culnig import study
     cultural = preset.cultural_datasets if cultural is None else cultural
-    cult, missing = report.evaluation_prompts(preset, tokenizer, list(cultural), root=root) if cultural else ([], {})
+    cult, missing = study.evaluation_prompts(preset, tokenizer, list(cultural), root=root) if cultural else ([], {})
     if nlu_records is None:
-        nlu, miss = report.evaluation_prompts(preset, tokenizer, list(preset.nlu_datasets), root=root)
+        nlu, miss = study.evaluation_prompts(preset, tokenizer, list(preset.nlu_datasets), root=root)
         return cult + nlu, {**missing, **miss}
     keep = set(map(str, eval_ids))
     nlu = [r for r in nlu_records if str(r['id']) in keep]
     one = ('country', 'id') if preset.one_template else None
-    nlu = report.subsample(nlu, preset.eval_nlu, by=('dataset',), one_per=one)
+    nlu = study.subsample(nlu, preset.eval_nlu, by=('dataset',), one_per=one)
     return cult + nlu, missing
 
 # %% ../nbs/11_finetune.ipynb #89585d32
@@ -540,7 +540,7 @@ def count_correlation(counts, drops, n_perm: int = 10000, seed: int = 0) -> dict
 @dataclass
 class FinetuneResult:
     "What `run_finetune` measured: per-item results, paired changes, per-run records and training logs."
-    items: object                 # long per-item table (culnig.report format), condition = baseline / most / least / random
+    items: object                 # long per-item table (culnig.stats format), condition = baseline / most / least / random
     paired: object                # change per run, dataset and metric against the baseline (pp, 95% CI)
     runs: list                    # one dict per run: name, choice, seed, layers, cg_count, modules, train summary
     logs: dict                    # run name -> TrainLog
@@ -571,10 +571,10 @@ class FinetuneResult:
 
     def most_vs_least(self, n_boot: int = 1000):
         "Change after training the `most` layers minus the change after training the `least` layers, on the same items (pp, 95% CI)."
-        from culnig import report
+        from culnig import stats
         it = self.items[self.items['condition'].isin(['most', 'least'])]
         if set(it['condition']) != {'most', 'least'}: return None
-        return report.paired_table(it, baseline='least', n_boot=n_boot).drop(columns=['condition', 'seed'])
+        return stats.paired_table(it, baseline='least', n_boot=n_boot).drop(columns=['condition', 'seed'])
 
     def correlation(self, datasets: Sequence[str] = ('cultural (mean)',)):
         "Per metric and dataset: correlation across runs between the layers' culture-general count and the drop (−change)."
@@ -592,7 +592,7 @@ class FinetuneResult:
 
     def save(self, out, overwrite: bool = False, n_boot: int = 1000) -> Path:
         "Write every table (CSV/parquet) and `finetune.json` into `out` (refuses a non-empty folder without `overwrite`)."
-        from culnig.report import save_json
+        from culnig.study import save_json
         out = Path(out); out.mkdir(parents=True, exist_ok=True)
         if (out/'finetune.json').exists() and not overwrite:
             raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
@@ -667,7 +667,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                  allow_other_model: bool = False) -> FinetuneResult:
     """The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above.
     With `out`, the baseline and every finished run are checkpointed in `out/finetune_checkpoint/`; `resume=True` skips them."""
-    from culnig import report
+    from culnig import study, stats
     from culnig.sites import find_sites
     from culnig.neuronset import check_model
     if out is not None and (Path(out)/'finetune.json').exists() and not overwrite:
@@ -682,9 +682,9 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it.")
     b = get_budget(budget, k=k, modes=modes, seeds=seeds, max_steps=max_steps, lr=lr)
-    cfg = report.get_preset(preset)
+    cfg = study.get_preset(preset)
     ns = _as_neuron_set(neuron_set)
-    if hasattr(ns, 'model_name'): check_model(ns, report.model_info(model).get('name'), allow_other_model, where=str(neuron_set) if isinstance(neuron_set, (str, Path)) else 'neuron set')
+    if hasattr(ns, 'model_name'): check_model(ns, study.model_info(model).get('name'), allow_other_model, where=str(neuron_set) if isinstance(neuron_set, (str, Path)) else 'neuron set')
     sm = find_sites(model, partial=True)
     if hasattr(ns, 'validate') and ns.top_neurons: ns.validate(sm)
     k = b.k or default_k(sm.n_layers)
@@ -724,7 +724,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     from culnig.evaluation import record_hash
     fingerprint = sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['units']) for r in runs],
                                    neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
-                                   model=report.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
+                                   model=study.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
                                    train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
     ck = _load_ft_checkpoint(ck_dir, fingerprint) if (ck_dir is not None and resume) else None
     probe = _examples(probe_recs[:64] if probe_recs is not None else [r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
@@ -733,7 +733,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         parts, base_loss, logs = ck['parts'], ck['base_loss'], ck['logs']
         log(f"resuming from {ck_dir}: baseline and {len(ck['done'])} run(s) finished before ({', '.join(ck['done']) or 'none'})")
     else:
-        parts = [report.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
+        parts = [study.evaluate_condition(model, tokenizer, eval_records, 'baseline', preset=cfg, out=ev_out)]
         base_loss = heldout_loss(model, tokenizer, probe)
         logs = {}
         _save_ft_checkpoint(ck_dir, fingerprint, 'baseline', parts[0], base_loss=base_loss)
@@ -762,12 +762,12 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                 run['frozen_check'] = dict(other_tensors=before[1], sha256_before=before[0], sha256_after=after[0],
                                            unchanged=before == after, trained_tensors_changed=changed, trained_tensors=len(snapshot))
                 if before != after: raise CulnigError(f"Run {run['name']}: parameters outside the trained modules changed.")
-            parts.append(report.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
+            parts.append(study.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
                                                    out=ev_out))
             run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
             if save_dir is not None:
                 save_trained(trained, mods, Path(save_dir)/run['name'], dict(run=run, train=tlog.summary(), dataset=dataset,
-                             model=report.model_info(model), lora=lora), lora=lora)
+                             model=study.model_info(model), lora=lora), lora=lora)
         finally:                                            # every run, even an interrupted one, leaves the model as it was
             if lora and trained is not None:
                 model = trained.unload()
@@ -783,14 +783,14 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
             f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
     import pandas as pd
     items = pd.concat(parts, ignore_index=True)
-    paired = report.paired_table(items, n_boot=cfg.n_boot)
+    paired = stats.paired_table(items, n_boot=cfg.n_boot)
     ns_hash = sha256_file(neuron_set) if isinstance(neuron_set, (str, Path)) else sha256_json(ns.to_dict())
-    meta = run_metadata(command='finetune', model=report.model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
+    meta = run_metadata(command='finetune', model=study.model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
                         k=k, n_layers=sm.n_layers, lora=dict(r=lora_r, alpha=lora_alpha) if lora else None,
                         neuron_set=dict(file=str(neuron_set) if isinstance(neuron_set, (str, Path)) else None, sha256=ns_hash,
                                         kind=ns.kind, n_neurons=len(ns)),
                         n_train_items=len(split['train']), n_eval_items=len(split['eval']), n_eval_prompts=len(eval_records),
-                        missing=missing, data_hashes=report.data_hashes(root),
+                        missing=missing, data_hashes=study.data_hashes(root),
                         seconds=round(time.perf_counter() - t0, 1), train_seed=42, baseline_heldout_loss=base_loss,
                         n_heldout_loss_items=len(probe), train_source=source, cultural_eval=list(cfg.cultural_datasets),
                         frozen_checked=bool(check_frozen and not lora))
@@ -868,7 +868,7 @@ def finetune_parser() -> argparse.ArgumentParser:
 def main_finetune(argv: list[str] | None = None) -> int:
     "`culnig finetune ...`: see `finetune_parser`."
     from culnig.models import load_model
-    from culnig.report import model_slug
+    from culnig.study import model_slug
     from culnig.core import cache_dir
     a = finetune_parser().parse_args(argv)
     if a.seeds is not None:

@@ -361,7 +361,7 @@ def _batches(items: list[dict], lengths, batch_size: int) -> list[list[int]]:
     return out
 
 def _fingerprint(model, sets, items, cfg: PlantConfig) -> str:
-    from culnig.report import model_info
+    from culnig.study import model_info
     p = {k: v for k, v in cfg.params().items() if k not in ('epochs', 'max_minutes')}
     return sha256_json(dict(model=model_info(model), sets=sets, cfg=p,
                             items=[[it['kind'], it['country'], it['record']['dataset'], it['record']['id'], it['record']['text'],
@@ -606,26 +606,26 @@ def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
 HELD_OUT = ('untouched_heldout', 'control_untouched', 'crc_heldout', 'nlu')   # measured, never trained
-PLANTED_PRESET = 'planted'     # the culnig.report preset whose identification and evaluation prompts the plan plants
+PLANTED_PRESET = 'planted'     # the culnig.study preset whose identification and evaluation prompts the plan plants
 
 def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[str] = TARGET_COUNTRIES, root=None) -> dict:
     """The prompts of a plan, from the preset's own identification and evaluation prompts (so that `culnig report` scores and
     evaluates exactly the planted items): `plant` (target countries' BLEnD, both splits), `control` (their control prompts),
     `untouched` (the other BLEnD countries' identification prompts, trained towards the base model), `crc` (target countries'
     CountryRC identification prompts), and, measured only, `untouched_heldout`, `control_untouched`, `crc_heldout`, `nlu`."""
-    from culnig import report
+    from culnig import study
     from culnig.data import build_prompts
-    cfg = report.get_preset(preset)
+    cfg = study.get_preset(preset)
     countries = list(countries)
-    ident = report.identification_prompts(cfg, tokenizer, countries, root=root)
-    ev, _ = report.evaluation_prompts(cfg, tokenizer, ['blend'], countries=list(dict.fromkeys(list(cfg.score_countries) + countries)), root=root)
+    ident = study.identification_prompts(cfg, tokenizer, countries, root=root)
+    ev, _ = study.evaluation_prompts(cfg, tokenizer, ['blend'], countries=list(dict.fromkeys(list(cfg.score_countries) + countries)), root=root)
     tset = set(countries)
     blend = [r for r in ident if r['dataset'] == 'blend']
     ctrl = [r for r in ident if r['dataset'] == 'blendcontrol']
     keys = {(r['country'], r['id']) for r in ev if r['country'] in tset}
     ctrl_ev = [r for r in build_prompts('blendcontrol', tokenizer, split='heldout', countries=countries, root=root) if (r['country'], r['id']) in keys]
-    crc_held = report.subsample(build_prompts('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
-    nlu, _ = report.evaluation_prompts(cfg.replace(eval_nlu=4), tokenizer, list(cfg.nlu_datasets), root=root)
+    crc_held = study.subsample(build_prompts('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
+    nlu, _ = study.evaluation_prompts(cfg.replace(eval_nlu=4), tokenizer, list(cfg.nlu_datasets), root=root)
     return dict(plant=[r for r in blend + ev if r['country'] in tset],
                 control=[r for r in ctrl if r['country'] in tset] + ctrl_ev,
                 untouched=[r for r in blend if r['country'] not in tset],
@@ -814,7 +814,7 @@ def _benchmark_hashes(plant) -> dict:
 def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConfig, model, name: str | None = None,
                   base_name: str | None = None) -> Path:
     "Write `delta.safetensors` (changed rows/columns only), `plan.json` and `provenance.json` into `out`."
-    from culnig.report import model_info
+    from culnig.study import model_info
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     info = model_info(model)
     base_name = base_name or info.get('name')

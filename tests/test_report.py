@@ -20,11 +20,11 @@ def _nb(path: Path, body: str):
     nbformat.write(nbformat.v4.new_notebook(cells=cells), str(path))
 
 
-OK = ("from culnig import report\n"
-      "name = 'culture_specific_' + report.country_slug(country) if country else __STEP__\n"
-      "(report.step_dir(results, name)/'out.txt').write_text(preset)\n"
-      "import os; (report.step_dir(results, name)/'env.txt').write_text(os.environ.get('CULNIG_DATA', '') + '|' + os.environ.get('CULNIG_PROGRESS', ''))\n"
-      "report.finish_step(results, name, report.get_preset(preset), model=model)\n")
+OK = ("from culnig import study\n"
+      "name = 'culture_specific_' + study.country_slug(country) if country else __STEP__\n"
+      "(study.step_dir(results, name)/'out.txt').write_text(preset)\n"
+      "import os; (study.step_dir(results, name)/'env.txt').write_text(os.environ.get('CULNIG_DATA', '') + '|' + os.environ.get('CULNIG_PROGRESS', ''))\n"
+      "study.finish_step(results, name, study.get_preset(preset), model=model)\n")
 
 
 @pytest.fixture
