@@ -11,6 +11,7 @@ from typing import Sequence
 
 from .core import (CulnigError, UnknownName, PAPER_COUNTRIES, TARGET_COUNTRIES, culnig_version, data_root, sha256_file,
                          sha256_json, stable_seed)
+from .data import datasets_in
 from .stats import item_uid, METRIC_COLUMNS
 
 # %% auto #0
@@ -36,7 +37,7 @@ class Preset:
     random_seeds: tuple             # seeds of the random baselines
     one_template: bool = False      # evaluate each item with one prompt template (chosen by hash) instead of all of them
     cultural_datasets: tuple = ('blend', 'culturalbench', 'normad', 'worldvaluesbench', 'blend_saq')
-    nlu_datasets: tuple = ('commonsenseqa', 'qnli', 'mrpc')
+    nlu_datasets: tuple = datasets_in('nlu')   # the registry's NLU benchmarks (culnig.data.DATASETS)
     enhance_factor: float = 2.0
     enhance_datasets: tuple|None = None      # benchmarks of the enhancement notebook (None: all evaluated ones)
     enhance_random_seeds: int|None = None    # how many of the random seeds are also enhanced (None: all)
@@ -255,9 +256,10 @@ def evaluation_prompts(preset: Preset, tokenizer, datasets: Sequence[str]|None =
 
 # %% ../nbs/09b_study.ipynb #c643ef76
 def dataset_group(dataset: str, preset: Preset|None = None) -> str:
-    "'nlu' for the NLU benchmarks, 'country-rc' for CountryRC (a control task, not a cultural benchmark), else 'cultural'."
-    preset = preset or PRESETS['paper']
-    return 'nlu' if dataset in preset.nlu_datasets else 'country-rc' if dataset == 'countryrc' else 'cultural'
+    "'nlu' for the NLU benchmarks, 'country-rc' for CountryRC (a control task, not a cultural benchmark), else 'cultural': the group of the dataset registry (`preset` is kept for callers that pass one)."
+    from culnig.data import DATASETS
+    g = DATASETS[dataset].group if dataset in DATASETS else 'cultural'
+    return {'nlu': 'nlu', 'countryrc': 'country-rc'}.get(g, 'cultural')
 
 def long_items(items, condition: str, seed: int = -1, preset: Preset|None = None):
     "Per-item evaluation rows (one per record) -> the long table (one row per record and metric)."
