@@ -20,9 +20,9 @@ MODEL_FILES = ('config.json', 'generation_config.json', 'tokenizer.json', 'token
 def pack(out: Path, model: str, n_per_country: int):
     from culnig.core import TARGET_COUNTRIES
     from culnig.data import build_prompts
-    from culnig.models import _source_folder
+    from culnig.models import source_folder
     from transformers import AutoTokenizer
-    src, info = _source_folder(model)
+    src, info = source_folder(model)
     (out/'model').mkdir(parents=True, exist_ok=True)
     for f in MODEL_FILES:
         if (Path(src)/f).is_file(): shutil.copy2(Path(src)/f, out/'model'/f)

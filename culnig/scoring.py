@@ -314,7 +314,7 @@ def resolve_sites(sitemap, sites) -> tuple[str, ...]:
     if sites is None: return tuple(sitemap.names)
     sites = (sites,) if isinstance(sites, str) else tuple(sites)
     if not sites: raise UnknownName(f"No sites given; choose from {', '.join(sitemap.names)}.")
-    return sitemap._names(sites)
+    return sitemap.resolve_names(sites)
 
 def model_meta(model) -> dict:
     "The model's identity as a score table records it: `model.culnig_info` with its name and architecture."

@@ -154,7 +154,7 @@ class SiteMap:
     def __init__(self, model, layers_path, n_layers, names, widths, sites):
         self.model, self.layers_path, self.n_layers, self.names, self.widths, self._sites = model, layers_path, n_layers, names, widths, sites
 
-    def _names(self, names=None) -> tuple[str, ...]:
+    def resolve_names(self, names=None) -> tuple[str, ...]:
         names = _as_names(names)
         if names is None: return self.names
         for n in names: self._check_name(n)
@@ -177,7 +177,7 @@ class SiteMap:
 
     def sites(self, names=None) -> list[Site]:
         "All sites (of `names`), layer-major: layer 0's sites in canonical order, then layer 1's ..."
-        names = self._names(names)
+        names = self.resolve_names(names)
         return [self._sites[n, i] for i in range(self.n_layers) for n in names]
 
     def by_module(self, names=None) -> dict[str, tuple[nn.Module, list[Site]]]:
@@ -188,7 +188,7 @@ class SiteMap:
 
     def n_neurons(self, names=None) -> int:
         "Number of neurons over all layers in sites `names` (default: all)."
-        return self.n_layers * sum(self.widths[n] for n in self._names(names))
+        return self.n_layers * sum(self.widths[n] for n in self.resolve_names(names))
 
     def check(self, name: str, layer: int, neuron: int) -> Site:
         "Return the site if `neuron` of site `name` in `layer` exists, else raise UnknownName / IndexError."

