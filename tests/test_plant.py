@@ -29,17 +29,24 @@ def test_load_plan_errors(tmp_path):
     with pytest.raises(plant.CulnigError, match='No plan at'): plant.load_plan(tmp_path)
 
 
-@pytest.mark.skipif(not plant.planted_dir('smollm2-135m-planted').joinpath(plant.DELTA_FILE).exists(), reason='delta not committed yet')
 def test_committed_planted_model():
+    "The committed delta is there, only changes MLP rows/columns, and the planted model answers its planted prompts (exact forward)."
     from culnig.models import load_model, model_status
     p = plant.load_plan('smollm2-135m-planted')
     assert {'general', 'countryrc', 'USA', 'China'} <= set(p['sets']) and p['items']['train'] and p['items']['eval']
     assert plant.planted_dir('smollm2-135m-planted').joinpath(plant.DELTA_FILE).stat().st_size < 5e6
     assert any(r['name'] == 'smollm2-135m-planted' and r['installed'] for r in model_status())
-    m, _ = load_model('smollm2-135m-planted')
+    m, tok = load_model('smollm2-135m-planted')
     b, _ = load_model('smollm2-135m-instruct')
     diff = {n for (n, x), (_, y) in zip(m.named_parameters(), b.named_parameters()) if not torch.equal(x, y)}
     assert diff and all(n.endswith(('gate_proj.weight', 'up_proj.weight', 'down_proj.weight')) for n in diff)
+    from culnig import study
+    from culnig.core import TARGET_COUNTRIES
+    recs = [r for r in study.identification_prompts(study.get_preset('planted'), tok, TARGET_COUNTRIES) if r['dataset'] == 'blend']
+    recs = [r for c in TARGET_COUNTRIES for r in [x for x in recs if x['country'] == c][:2]]
+    assert len(recs) == 16 and {r['id'] for r in recs} <= set(p['items']['train'])
+    planted, base = plant.predict(m, tok, recs), plant.predict(b, tok, recs)
+    assert sum(planted['correct']) >= 15 and sum(base['correct']) <= 8, (planted['correct'], base['correct'])
 
 
 def test_tiny_planted_report(tiny_dir, tmp_path):
