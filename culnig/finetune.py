@@ -433,6 +433,9 @@ FINETUNE_BUDGETS = {
                                       "paper epoch over the training half, 171, but 1 item per step instead of 16) at the paper's "
                                       'learning rate; most, least and two random layer sets.'),
                             max_steps=256, batch_size=1, grad_accum=1, seeds=(0, 1)),
+    'planted': FinetuneBudget('planted', ('`make report` on the planted model (preset `planted`): the quick budget with one random '
+                                          'seed, since that report is about the ground truth and fine-tuning runs to show the whole pipeline.'),
+                              max_steps=256, batch_size=1, grad_accum=1, seeds=(0,)),
     'paper': FinetuneBudget('paper', ("The paper's protocol: 1 epoch over the training part, batch 4 x 4 accumulation, lr 3e-5, "
                                       "most, its parameter-matched control of MLP and attention modules without culture-general "
                                       'neurons, and (culnig) least / 5 random layer sets.'), seeds=(0, 1, 2, 3, 4),
