@@ -381,9 +381,8 @@ def plant_items(plant: Sequence[dict] = (), crc: Sequence[dict] = (), kl: Sequen
     return items
 
 def _allowed(it, sets) -> list[str]:
-    if it['kind'] == 'plant': return [GENERAL, it['country']]
-    if it['kind'] == 'crc': return [COUNTRYRC]
-    return list(sets)
+    "The sets a step led by planted or CountryRC prompt `it` may update (KL prompts only join such a step)."
+    return [GENERAL, it['country']] if it['kind'] == 'plant' else [COUNTRYRC]
 
 def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict], cfg: PlantConfig | None = None, *,
                    checkpoint=None, resume: bool = False, log: Callable = print, init: Mapping[str, torch.Tensor] | None = None) -> dict:
@@ -444,7 +443,7 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
         for j, i in enumerate(b): base_logp[i] = pr['logp'][j].cpu()
     params = pl.parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    fp = _fingerprint(model, sets, items, cfg) if init is None else sha256_json([_fingerprint(model, sets, items, cfg), sha256_json({k: v.float().sum().item() for k, v in init.items()})])
+    fp = _fingerprint(model, sets, items, cfg) if init is None else sha256_json([_fingerprint(model, sets, items, cfg), hashlib.sha256(b''.join(k.encode() + init[k].contiguous().view(-1).view(torch.uint8).numpy().tobytes() for k in sorted(init))).hexdigest()])
     history, start_epoch, stopped = [], 0, None
     ckpt = Path(checkpoint) if checkpoint else None
     if resume and ckpt is not None and ckpt.exists():
@@ -711,8 +710,8 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     nothing else changed, measure the planted behaviour and the side effects, and (with `out`) write delta, plan and provenance."""
     init_delta = None
     if init is not None:                  # start from an earlier planting of the same plan (e.g. cheap cached training, then exact)
-        init_plan = load_plan(init)
-        init_delta, _ = load_delta(_plan_path(init).parent/DELTA_FILE)
+        init_plan, init_path = load_plan(init), _plan_path(init).parent/DELTA_FILE
+        init_delta, _ = load_delta(init_path)
     cfg = cfg or PlantConfig()
     t0 = time.time()
     if records is None: records = plan_records(tokenizer)
@@ -746,7 +745,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     result = dict(delta=delta, sets=sets, history=res['history'], stopped=res['stopped'], train_seconds=t_train, check=check,
                   base_rows_sha256=rows_sha, first_trained_layer=res['first_trained_layer'], train_tokens=res['train_tokens'],
                   cached_forward_error=res['cached_forward_error'],
-                  init=None if init is None else dict(folder=str(init), delta_sha256=sha256_file(_plan_path(init).parent/DELTA_FILE)))
+                  init=None if init is None else dict(folder=str(init), delta_sha256=sha256_file(init_path)))
     if measure:
         t1 = time.time()
         if res['first_trained_layer'] != first: held = {k: (b, None) for k, (b, _) in held.items()}   # no cache after all

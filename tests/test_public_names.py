@@ -27,11 +27,9 @@ def _sources():
         for p in sorted((ROOT/d).rglob('*.py')): yield str(p.relative_to(ROOT)), None, p.read_text(encoding='utf-8')
 
 
-def _culnig_module(name, own):
-    "The culnig module an import names (`culnig.x`, or `.x` inside the package), else None."
-    if name is None: return None
-    if name.startswith('culnig.'): return name.split('.')[1]
-    return None
+def _culnig_module(name):
+    "The culnig module that a dotted import name names (`culnig.x...` -> `x`), else None."
+    return name.split('.')[1] if name and name.startswith('culnig.') else None
 
 
 def private_imports(sources=None):
@@ -43,9 +41,9 @@ def private_imports(sources=None):
         aliases = {}                     # local name -> culnig module (import culnig.x as y / from culnig import x)
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                mod = ('culnig.' + node.module) if node.level and node.module else node.module
-                if node.level and label.startswith('culnig/'): mod = f'culnig.{node.module}' if node.module else 'culnig'
-                target = _culnig_module(mod, own)
+                # relative imports only occur inside the package: `.x` is culnig.x, `.` is culnig
+                mod = (f'culnig.{node.module}' if node.module else 'culnig') if node.level else node.module
+                target = _culnig_module(mod)
                 if mod == 'culnig':
                     for a in node.names: aliases[a.asname or a.name] = a.name
                     continue
