@@ -9,7 +9,7 @@ import importlib, os, sys
 COMMANDS = {
     # name: (module, function, one-line help)
     'models':   ('culnig.models',     'main_models',   'list the embedded models: installed, cached, licence'),
-    'prompts':  ('culnig.data',       'main_prompts',  'write benchmark prompt records (JSONL)'),
+    'prompts':  ('culnig.options',    'main_prompts',  'write benchmark prompt records (JSONL)'),
     'data':     ('culnig.datacard',   'main_data',     'check (sha256, records) or fetch the benchmark files under the data root'),
     'score':    ('culnig.scoring',    'main_score',    'gradient x activation neuron scores per country'),
     'select':   ('culnig.selection',  'main_select',   'culture-general / culture-specific / random neuron sets'),

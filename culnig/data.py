@@ -21,10 +21,11 @@ __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND
            'NORMAD_LABELS', 'WVB_FILES', 'WVB_NAMES', 'WVB_NEURON_TOP', 'WVB_MIN_ANSWERS', 'COUNTRYRC_POOL',
            'QNLI_LABELS', 'NLU_SOURCES', 'DATASETS', 'CONTROL_OF', 'GROUPS', 'IDENTIFICATION_DATASETS', 'SPLITS',
            'LIMIT_HELP', 'DataFileDamaged', 'damaged', 'load_templates', 'apply_chat', 'needs_special_tokens',
-           'option_labels', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule', 'rebuild_blend_mc',
-           'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings', 'NLUSource',
-           'DatasetInfo', 'datasets_in', 'has_countries', 'get_dataset', 'limit_items', 'build_prompts', 'data_files',
-           'build_with_hashes', 'dataset_table', 'write_jsonl', 'read_jsonl', 'prompts_parser', 'main_prompts']
+           'option_labels', 'finish_records', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule',
+           'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings',
+           'NLUSource', 'DatasetInfo', 'datasets_in', 'has_countries', 'get_dataset', 'limit_items', 'draft_records',
+           'build_prompts', 'data_files', 'build_with_hashes', 'dataset_table', 'meta_path', 'write_jsonl',
+           'read_jsonl']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
 class DataFileDamaged(CulnigError, ValueError):
@@ -149,8 +150,8 @@ def _proto(dataset, id, country, instruction_id, split, messages, label, options
 
 def _user(text: str) -> list[dict]: return [{'role': 'user', 'content': text}]
 
-def _finish(protos: list[dict], tokenizer=None) -> list[dict]:
-    "Apply the chat template: fill `text` and `chat_path` (in place) and drop the internal suffix field."
+def finish_records(protos: list[dict], tokenizer=None) -> list[dict]:
+    "The last step of building records: apply the chat template (fill `text` and `chat_path`, in place) and drop the internal suffix field."
     for r in protos:
         suffix = r.pop('_suffix', '')
         r['text'], r['chat_path'] = apply_chat(r['messages'], tokenizer, suffix)
@@ -799,8 +800,8 @@ def limit_items(recs: list[dict], n: int | None) -> list[dict]:
 
 _limit = limit_items
 
-def _protos(dataset, *, split=None, countries=None, root=None, limit_per_country=None, blend_mc=None):
-    "Records before the chat template, and the data files read ({relative path: path}); `blend_mc`: see `blend_mc_rule`."
+def draft_records(dataset, *, split=None, countries=None, root=None, limit_per_country=None, blend_mc=None):
+    "Records before the chat template (finish them with `finish_records`), and the data files read ({relative path: path}); `blend_mc`: see `blend_mc_rule`."
     info = get_dataset(dataset)
     split = _check_split(info, split)
     if limit_per_country is not None and limit_per_country < 1: raise CulnigError('--limit-per-country must be at least 1.')
@@ -814,19 +815,19 @@ def build_prompts(dataset: str, tokenizer=None, *, split: str | None = None, cou
                   limit_per_country: int | None = None, blend_mc: str | None = None) -> list[dict]:
     """Prompt records of `dataset` (see the record table above); `tokenizer=None` gives raw prompts (`chat_path='none'`);
     `blend_mc`: the rebuild's rule for BLEnD questions short of distractors ('fill', the default, or 'leave-out')."""
-    recs, _ = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
-    return _finish(recs, tokenizer)
+    recs, _ = draft_records(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
+    return finish_records(recs, tokenizer)
 
 def data_files(dataset: str, *, split: str | None = None, countries=None, root=None, limit_per_country: int | None = None,
                blend_mc: str | None = None) -> dict:
     "`{relative path: sha256}` of the benchmark files `build_prompts` reads for these arguments: the provenance every result records."
-    _, used = _protos(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
+    _, used = draft_records(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
 def build_with_hashes(dataset: str, tokenizer=None, **kw) -> tuple[list[dict], dict]:
     "`build_prompts` and `data_files` in one pass: the records and `{relative path: sha256}` of the files they come from."
-    recs, used = _protos(dataset, **kw)
-    return _finish(recs, tokenizer), {rel: sha256_file(path) for rel, path in sorted(used.items())}
+    recs, used = draft_records(dataset, **kw)
+    return finish_records(recs, tokenizer), {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
 def dataset_table():
     "The registry as a table."
@@ -836,19 +837,21 @@ def dataset_table():
                          for d in DATASETS.values()]).set_index('dataset')
 
 # %% ../nbs/03_data.ipynb #ce6a7e98
-def _meta_path(path: Path) -> Path: return path.with_name(path.name + '.meta.json')
+def meta_path(path: Path) -> Path:
+    "The metadata file written beside a JSONL file of records (`<file>.meta.json`)."
+    return path.with_name(path.name + '.meta.json')
 
 def write_jsonl(records: list[dict], path, overwrite: bool = False, meta: dict | None = None) -> Path:
     "Write records as JSON lines (refuses to overwrite unless `overwrite`); `meta` goes to `<path>.meta.json`."
     path = Path(path)
-    if meta is not None and _meta_path(path).exists() and not overwrite:
-        prepare_output(_meta_path(path), overwrite=False, is_file=True)
+    if meta is not None and meta_path(path).exists() and not overwrite:
+        prepare_output(meta_path(path), overwrite=False, is_file=True)
     path = prepare_output(path, overwrite=overwrite, is_file=True)
     tmp = path.with_name(path.name + '.tmp')
     with open(tmp, 'w', encoding='utf-8', newline='\n') as f:
         for r in records: f.write(json.dumps(r, ensure_ascii=False) + '\n')
     tmp.replace(path)
-    if meta is not None: _meta_path(path).write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
+    if meta is not None: meta_path(path).write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return path
 
 def read_jsonl(path) -> list[dict]:
@@ -869,76 +872,3 @@ def read_jsonl(path) -> list[dict]:
         out.append(r)
     if not out: raise DataFileDamaged(f"{p} holds no records; write it with `culnig prompts --out {p.name} ...`.")
     return out
-
-# %% ../nbs/03_data.ipynb #6f388b43
-def _split_list(values):
-    if not values: return None
-    return [v.strip() for x in values for v in x.split(',') if v.strip()]
-
-def prompts_parser() -> argparse.ArgumentParser:
-    "The argument parser of `culnig prompts`."
-    from culnig.options import add_model_options, add_split_option, add_country_options, split_of
-    p = argparse.ArgumentParser(prog='culnig prompts', description='Write benchmark prompt records (JSONL) for scoring or evaluation.')
-    p.add_argument('--dataset', required=True, help=f"dataset name(s), comma-separated: {', '.join(DATASETS)}")
-    add_split_option(p, 'all'); add_country_options(p, default="each dataset's own countries")
-    add_model_options(p, dtype=False, device=False, help="model whose chat template is applied ('none': raw prompts)")
-    p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP)
-    p.add_argument('--out', required=True, help='output JSONL file')
-    p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
-    p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
-    p.add_argument('--blend-mc', default=None, choices=BLEND_MC_RULES,
-                   help="BLEnD rebuild: 'fill' the questions short of distractors (default) or 'leave-out' them (the earlier rule)")
-    p.add_argument('--data-source', default=None, choices=['local', 'datasets'],
-                   help="where a file missing from the data root comes from: 'local' (nowhere; default) or 'datasets' "
-                        "(the Hugging Face datasets cache; $CULNIG_DATA_SOURCE)")
-    p.add_argument('--allow-data-mismatch', action='store_true',
-                   help='read data files that differ from the data card (sha256 / record count) with a warning instead of an error')
-    return p
-
-def main_prompts(argv: list[str] | None = None) -> int:
-    "`culnig prompts`: write the prompt records of one or more datasets as JSONL."
-    from culnig.options import split_of
-    p = prompts_parser()
-    a = p.parse_args(argv)
-    a.split = split_of(a)
-    if a.allow_data_mismatch: os.environ['CULNIG_DATA_MISMATCH'] = 'warn'
-    if a.data_source: os.environ['CULNIG_DATA_SOURCE'] = a.data_source
-    rule = blend_mc_rule(a.blend_mc)
-    names = _split_list([a.dataset])
-    for n in names: get_dataset(n)
-    countries = a.countries
-    out = Path(a.out)
-    for target in (out, _meta_path(out)):
-        if target.exists() and not a.overwrite: prepare_output(target, overwrite=False, is_file=True)
-    t0 = time.time()
-    records, used = [], {}
-    for n in names:                     # build first: a bad country or a missing file fails before the model is loaded
-        recs, files_used = _protos(n, split=a.split, countries=countries, root=a.root, limit_per_country=a.limit_per_country, blend_mc=rule)
-        records += recs; used.update(files_used)
-    if not records:
-        raise CulnigError(f"No records for --dataset {a.dataset} with --split {a.split}" + (f" and --countries {' '.join(countries)}" if countries else '')
-                          + "; nothing was written. Check the split and the countries (`culnig prompts --help`).")
-    tokenizer, model_info = None, 'none'
-    if a.model.lower() != 'none':
-        from culnig.models import load_tokenizer
-        tokenizer = load_tokenizer(a.model)
-        model_info = dict(name=a.model, tokenizer=getattr(tokenizer, 'name_or_path', None))
-    _finish(records, tokenizer)
-    meta = run_metadata(command='prompts', model=model_info, datasets=names, split=a.split, countries=countries,
-                        limit_per_country=a.limit_per_country, n_records=len(records),
-                        blend_mc=rule if any(n in ('blend', 'blendcontrol') for n in names) else None,
-                        counts={n: dict(Counter(r['split'] for r in records if r['dataset'] == n)) for n in names},
-                        chat_paths=dict(Counter(r['chat_path'] for r in records)),
-                        data_hashes={rel: sha256_file(path) for rel, path in sorted(used.items())},
-                        seconds=round(time.time() - t0, 2))
-    write_jsonl(records, out, overwrite=a.overwrite, meta=meta)
-    print(f"wrote {len(records)} records to {out} ({time.time() - t0:.1f}s; chat paths: {meta['chat_paths']})")
-    tab = Counter((r['dataset'], r['split'], r['country'] or '-') for r in records)
-    for (d, s, c), k in sorted(tab.items()): print(f'  {d:<16} {s:<8} {c:<26} {k}')
-    if any(n in CONTROL_OF or n in CONTROL_OF.values() for n in names):
-        mc = blend_mc(root=a.root, rule=rule)
-        rep = blend_report(records, mc)
-        print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled (k<3) {len(mc.filled)}, "
-              f"left out {len(mc.left_out)}; records with filled options: {sum(bool(r.get('filled_options')) for r in records)}")
-        if len(rep): print(rep.to_string())
-    return 0

@@ -14,6 +14,7 @@ import torch
 from .core import (CulnigError, DataFileMissing, UnknownName, prepare_output, progress, run_metadata, sha256_file,
                          sha256_json, stable_seed)
 from .intervention import intervene, plan_intervention
+from .models import model_info
 from .scoring import encode_records, plan_batches, left_pad, last_logits
 from .data import LIMIT_HELP
 from .stats import ALL, ITEM_KEYS, METRICS, bootstrap_ci, interval_key, paired_diff
@@ -459,11 +460,6 @@ def _check_keys(records):
         if k in seen: raise CulnigError(f"Record {k} appears twice; evaluate each (dataset, country, id, instruction_id) once.")
         seen.add(k)
 
-def _model_info(model) -> dict:
-    info = dict(getattr(model, 'culnig_info', None) or {})
-    info.setdefault('name', getattr(model, 'name_or_path', None) or type(model).__name__)
-    return info
-
 def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, operation: str = 'suppress', factor: float = 2.0,
              batch_tokens: int = 8192, max_batch: int = 64, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, lang: str = 'en',
              generation: str = 'greedy', items: str | None = None,
@@ -477,7 +473,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     records = list(records)
     _check_keys(records)
     if sitemap is None and neuron_sets is not None: sitemap = find_sites(model)
-    sets, set_meta = _neuron_meta(neuron_sets, sitemap, _model_info(model).get('name'), allow_other_model)
+    sets, set_meta = _neuron_meta(neuron_sets, sitemap, model_info(model).get('name'), allow_other_model)
     t0 = time.time()
     from culnig.distributed import world, shard_indices, gather_ordered
     n_ranks = world()[1]
@@ -487,7 +483,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     plan = None
     rank_tag = f'.rank{world()[0]}' if n_ranks > 1 else ''
     key = sha256_json(dict(records=record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
-                           factor=factor, model=_model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
+                           factor=factor, model=model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
                            max_new_tokens=max_new_tokens, ranks=n_ranks))
     prog = progress_state if progress_state is not None else {}
     prog.update(total=len(cls_idx) + len(gen_idx), done=0, base=0)
@@ -523,7 +519,7 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     for d, c, l in dict.fromkeys((r['dataset'], r.get('country') or '', r.get('lang') or lang) for r in saq):
         saq_norm.setdefault(d, {})[c] = normaliser_info(l)
     meta = run_metadata(
-        command='evaluate', model=_model_info(model),
+        command='evaluate', model=model_info(model),
         operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
         neuron_sets=set_meta, n_neurons=(plan.n_neurons if plan is not None else 0),
         neurons_per_site=(plan.per_site if plan is not None else {}),
@@ -679,7 +675,7 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     if a.neurons:                                              # a set made for another model, or out of range, fails here
         from culnig.neuronset import load_neuron_set
         sm0 = find_sites(model)
-        for f in a.neurons: load_neuron_set(f, sm0, model_name=_model_info(model).get('name'), allow_other_model=a.allow_other_model)
+        for f in a.neurons: load_neuron_set(f, sm0, model_name=model_info(model).get('name'), allow_other_model=a.allow_other_model)
     records, hashes, skipped = records_from(a, tok)
     if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
     sm = find_sites(model) if a.neurons else None

@@ -72,9 +72,10 @@ def _module_device(module: nn.Module, default=None):
     return default or torch.device('cpu')
 
 class InterventionPlan:
-    "Output columns to change per module: `modules = {module_path: (module, LongTensor of columns)}`."
-    def __init__(self, modules: dict, operation: str, factor: float, n_neurons: int, per_site: dict):
+    "Output columns to change per module: `modules = {module_path: (module, LongTensor of columns)}`, in the site map `sitemap`."
+    def __init__(self, modules: dict, operation: str, factor: float, n_neurons: int, per_site: dict, sitemap=None):
         self.modules, self.operation, self.factor, self.n_neurons, self.per_site = modules, operation, factor, n_neurons, per_site
+        self.sitemap = sitemap
 
     def __len__(self): return self.n_neurons
 
@@ -111,33 +112,23 @@ def plan_intervention(model, neuron_sets, operation: str = 'suppress', factor: f
     for path, parts in cols.items():
         c = torch.unique(torch.cat(parts))
         modules[path] = (mods[path], c.to(_module_device(mods[path])))
-    return InterventionPlan(modules, operation, float(factor), sum(per_site.values()), per_site)
+    return InterventionPlan(modules, operation, float(factor), sum(per_site.values()), per_site, sitemap=sm)
 
 # %% ../nbs/08_intervention.ipynb #7d8abab4
 def _not_a_tensor(path: str, output):
     return InterventionError(f"Module '{path}' returned a {type(output).__name__}, not a tensor: cannot change its neurons.")
 
-def _suppress_hook(path: str, cols: torch.Tensor):
-    def hook(module, args, output):
+def _edit(plan: InterventionPlan):
+    "The `SiteMap.hook` function of a plan: zero (suppress) or scale (enhance) the plan's columns of each module's output."
+    def fn(path, sites, output):
         if not isinstance(output, torch.Tensor): raise _not_a_tensor(path, output)
-        return output.index_fill(-1, cols, 0)
-    return hook
-
-def _enhance_hook(path: str, cols: torch.Tensor, factor: float):
-    def hook(module, args, output):
-        if not isinstance(output, torch.Tensor): raise _not_a_tensor(path, output)
-        return output.index_copy(-1, cols, output.index_select(-1, cols) * factor)
-    return hook
+        cols = plan.modules[path][1]
+        if plan.operation == 'suppress': return output.index_fill(-1, cols, 0)
+        return output.index_copy(-1, cols, output.index_select(-1, cols) * plan.factor)
+    return fn
 
 @contextlib.contextmanager
 def intervene(model, neuron_sets, operation: str = 'suppress', factor: float = 2.0, *, sitemap=None):
     "Within the block, set `neuron_sets`' neurons to 0 (`suppress`) or multiply them by `factor` (`enhance`) at every token."
     plan = plan_intervention(model, neuron_sets, operation, factor, sitemap=sitemap)
-    handles = []
-    try:
-        for path, (module, cols) in plan.modules.items():
-            fn = _suppress_hook(path, cols) if operation == 'suppress' else _enhance_hook(path, cols, plan.factor)
-            handles.append(module.register_forward_hook(fn))
-        yield plan
-    finally:
-        for h in handles: h.remove()
+    with plan.sitemap.hook(_edit(plan), paths=plan.modules): yield plan

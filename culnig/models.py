@@ -11,10 +11,12 @@ import torch
 from .core import CulnigError, UnknownName, cache_dir, sha256_file
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'EmbeddedModel', 'planted_delta', 'ModelNotInstalled',
-           'ModelUnavailable', 'is_installed', 'not_installed_error', 'embedded_gguf', 'gguf_sha256', 'atomic_dir',
-           'converted_dir', 'convert_gguf', 'resolve', 'resolve_device', 'source_folder', 'load_tokenizer',
-           'load_config', 'load_model', 'model_source', 'model_status', 'main_models']
+__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'DELTA_FILE', 'PLAN_FILE', 'PROVENANCE_FILE', 'EmbeddedModel',
+           'planted_delta', 'planted_base', 'ModelNotInstalled', 'ModelUnavailable', 'is_installed',
+           'not_installed_error', 'embedded_gguf', 'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf',
+           'resolve', 'resolve_device', 'source_folder', 'load_tokenizer', 'load_config', 'load_model', 'model_source',
+           'model_info', 'DeltaMismatch', 'planted_dir', 'plan_path', 'load_plan', 'delta_base_sha256', 'apply_delta',
+           'save_delta', 'load_delta', 'load_planted', 'model_status', 'main_models']
 
 # %% ../nbs/01_models.ipynb #db2b0673
 DEFAULT_MODEL = 'smollm2-135m-instruct'
@@ -47,7 +49,7 @@ def planted_delta(name: str) -> Path:
     spec = importlib.util.find_spec('culnig')
     return Path(list(spec.submodule_search_locations)[0])/'planted'/name/'delta.safetensors'
 
-def _planted_base(name_or_path) -> str | None:
+def planted_base(name_or_path) -> str | None:
     "The base model of a planted model name or of a folder written by `culnig plant` (plan.json + delta.safetensors), else None."
     s = str(name_or_path)
     if s in PLANTED_MODELS: return PLANTED_MODELS[s]
@@ -209,7 +211,7 @@ def resolve(name_or_path) -> tuple[str, object]:
     "('embedded', EmbeddedModel) | ('folder', Path) | ('gguf', Path) | ('hub', 'org/name[@rev]'); UnknownName otherwise."
     s = str(name_or_path)
     if s in EMBEDDED_MODELS: return 'embedded', EMBEDDED_MODELS[s]
-    base = _planted_base(s)
+    base = planted_base(s)
     if base: return resolve(base)            # a planted model: its tokenizer and config are the base model's
     p = Path(s).expanduser()
     if p.is_dir():
@@ -343,8 +345,7 @@ def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_ma
     """(model, tokenizer) for an embedded model name, a local folder / .gguf file, or a hub id; eval mode.
     `device`: 'auto' (default: GPU if present), 'cpu', 'cuda', 'cuda:N'. `dtype`: default float32 on CPU, bfloat16 on GPU.
     `device_map='auto'` lets accelerate spread a model larger than one device over all visible GPUs (then `device` is ignored)."""
-    if _planted_base(name_or_path):               # base model + the delta of `culnig plant`
-        from culnig.plant import load_planted
+    if planted_base(name_or_path):                # base model + the delta of `culnig plant`
         return load_planted(str(name_or_path), dtype=dtype, device=device, device_map=device_map)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     device = _device(device)
@@ -376,6 +377,116 @@ def model_source(name_or_path) -> tuple[str, dict]:
     "`(folder or 'org/name[@rev]', provenance)`: what `AutoModelForCausalLM.from_pretrained` loads for `name_or_path` (embedded and GGUF models converted once)."
     src, info = source_folder(name_or_path)
     return str(src), info
+
+# %% ../nbs/01_models.ipynb #22a14601
+def model_info(model) -> dict:
+    "The identity of a model as outputs record it (`model.culnig_info` + name + architecture; JSON values only); a name gives `{name}`."
+    if isinstance(model, str): return dict(name=model)
+    info = dict(getattr(model, 'culnig_info', None) or {})
+    info.setdefault('name', getattr(getattr(model, 'config', None), '_name_or_path', None) or type(model).__name__)
+    info.setdefault('architecture', type(model).__name__)
+    return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+# %% ../nbs/01_models.ipynb #8bf8ebfd
+DELTA_FILE, PLAN_FILE, PROVENANCE_FILE = 'delta.safetensors', 'plan.json', 'provenance.json'
+
+class DeltaMismatch(CulnigError, ValueError):
+    "A delta that does not fit the model it is applied to (another base model, a missing parameter)."
+
+def planted_dir(name: str) -> Path:
+    "The package folder holding a committed planted model's delta, plan and provenance."
+    return planted_delta(name).parent
+
+# %% ../nbs/01_models.ipynb #e61c4eb1
+def plan_path(name_or_path) -> Path:
+    "The `plan.json` of a planted model name, a `culnig plant` output folder or the file itself; a clear error when there is none."
+    s = str(name_or_path)
+    if s in PLANTED_MODELS: p = planted_dir(s)/PLAN_FILE
+    else:
+        p = Path(s).expanduser()
+        if p.is_dir(): p = p/PLAN_FILE
+    if not p.exists():
+        raise CulnigError(f"No plan at {p}: give a planted model name ({', '.join(PLANTED_MODELS)}), a folder written by "
+                          f"`culnig plant --out`, or its {PLAN_FILE}." + (" The committed delta is missing from this install: "
+                          "reinstall culnig." if s in PLANTED_MODELS else ''))
+    return p
+
+# %% ../nbs/01_models.ipynb #6860d11d
+def load_plan(name_or_path) -> dict:
+    """The plan of a planted model (name, output folder or plan.json): `sets` `{name: [{module_name, layer_idx, neuron_idx}, ...]}`
+    (names `general`, `countryrc` and the countries) and `items` `{train: [record ids], eval: [record ids], ...}` (BLEnD record ids
+    as `culnig prompts --dataset blend` writes them), with the base model, seed and layout."""
+    return json.loads(plan_path(name_or_path).read_text(encoding='utf-8'))
+
+# %% ../nbs/01_models.ipynb #d1affb8e
+def _param(model, name: str) -> torch.Tensor:
+    try: return model.get_parameter(name)
+    except AttributeError as e: raise DeltaMismatch(f"the delta changes {name!r}, which this model does not have: it was made for another model.") from e
+
+def delta_base_sha256(model, delta) -> str:
+    "sha256 of the base model's values at the delta's rows/columns (so that a delta is applied only to its own base)."
+    import hashlib
+    h = hashlib.sha256()
+    for k in sorted(delta):
+        name, kind = k.rsplit('::', 1)
+        if kind == 'values': continue
+        w = _param(model, name).detach()
+        v = w[delta[k]] if kind == 'rows' else w[:, delta[k]]
+        h.update(k.encode()); h.update(v.float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+# %% ../nbs/01_models.ipynb #b0c6005e
+@torch.no_grad()
+def apply_delta(model, delta, base_rows_sha256: str | None = None):
+    "Write the delta's rows/columns into `model`'s weights (in place); refuse a delta made for another base model."
+    if base_rows_sha256 is not None:
+        got = delta_base_sha256(model, delta)
+        if got != base_rows_sha256:
+            raise DeltaMismatch(f"this delta was made for another base model: the base values at its rows hash to {got[:12]}, "
+                                f"the delta expects {base_rows_sha256[:12]}.")
+    for k in sorted(delta):
+        name, kind = k.rsplit('::', 1)
+        if kind == 'values': continue
+        w, vals = _param(model, name), delta[f'{name}::values']
+        vals = vals.to(w.device, w.dtype)
+        if kind == 'rows': w[delta[k].to(w.device)] = vals
+        else: w[:, delta[k].to(w.device)] = vals
+    return model
+
+# %% ../nbs/01_models.ipynb #2b4a3ccc
+def save_delta(delta, path, metadata: dict | None = None) -> Path:
+    "Write a delta as safetensors (atomically)."
+    from safetensors.torch import save_file
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp')
+    save_file({k: v.contiguous() for k, v in delta.items()}, str(tmp), metadata=dict(metadata or {}))
+    os.replace(tmp, path)
+    return path
+
+# %% ../nbs/01_models.ipynb #0e249451
+def load_delta(path) -> tuple[dict, dict]:
+    "(tensors, metadata) of a delta file."
+    from safetensors import safe_open
+    with safe_open(str(path), framework='pt') as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+# %% ../nbs/01_models.ipynb #709f5414
+def load_planted(name_or_path, **load_kw):
+    "(model, tokenizer): the base model with the planted delta written into its weights (offline; `load_kw` go to `load_model`)."
+    folder = plan_path(name_or_path).parent
+    plan = load_plan(folder)
+    delta_path = folder/DELTA_FILE
+    if not delta_path.exists(): raise CulnigError(f"{folder} has a plan but no {DELTA_FILE}: planting did not finish (run `culnig plant --resume`).")
+    model, tok = load_model(plan['base_model'], **load_kw)
+    delta, meta = load_delta(delta_path)
+    apply_delta(model, delta, meta.get('base_rows_sha256'))
+    info = dict(getattr(model, 'culnig_info', {}) or {})
+    from culnig.core import sha256_json
+    info.update(name=plan.get('name') or str(name_or_path), base=plan['base_model'], base_sha256=info.get('sha256'),
+                delta_sha256=sha256_file(delta_path), sha256=sha256_json([info.get('sha256'), sha256_file(delta_path)]),
+                source=f"planted: {plan['base_model']} + {delta_path.name} ({sum(map(len, plan['sets'].values()))} neurons)")
+    model.culnig_info = info
+    return model, tok
 
 # %% ../nbs/01_models.ipynb #68478862
 def model_status() -> list[dict]:

@@ -4,16 +4,20 @@
 
 # %% ../nbs/03b_options.ipynb #a4774318
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys, time
+from collections import Counter
 from pathlib import Path
-from .core import CulnigError, DataFileMissing, UnknownName, check_country, match_country, sha256_file
-from .models import DEFAULT_MODEL
-from .data import (DATASETS, IDENTIFICATION_DATASETS, LIMIT_HELP, build_with_hashes, get_dataset, limit_items, read_jsonl)
+from .core import (CulnigError, DataFileMissing, UnknownName, check_country, match_country, prepare_output, run_metadata,
+                         sha256_file)
+from .models import DEFAULT_MODEL, load_tokenizer
+from .data import (BLEND_MC_RULES, CONTROL_OF, DATASETS, IDENTIFICATION_DATASETS, LIMIT_HELP, blend_mc, blend_mc_rule,
+                         blend_report, build_with_hashes, draft_records, finish_records, get_dataset, limit_items, meta_path,
+                         read_jsonl, write_jsonl)
 
 # %% auto #0
 __all__ = ['DTYPE_CHOICES', 'DEVICE_HELP', 'MODEL_HELP', 'SPLIT_CHOICES', 'add_model_options', 'torch_dtype', 'CountryList',
            'add_country_options', 'add_split_option', 'split_of', 'add_records_options', 'check_records_args',
-           'records_from']
+           'records_from', 'prompts_parser', 'main_prompts']
 
 # %% ../nbs/03b_options.ipynb #9ed7b15a
 DTYPE_CHOICES = ('float32', 'bfloat16', 'float16')
@@ -100,7 +104,7 @@ def _from_file(args) -> tuple[list[dict], dict]:
     path = Path(args.prompts)
     records = read_jsonl(path)
     hashes = {path.name: sha256_file(path)}
-    side = path.with_name(path.name + '.meta.json')            # written by `culnig prompts`: the benchmark files' hashes
+    side = meta_path(path)                                    # written by `culnig prompts`: the benchmark files' hashes
     if side.exists():
         import json
         hashes.update(json.loads(side.read_text(encoding='utf-8')).get('data_hashes') or {})
@@ -136,3 +140,88 @@ def records_from(args, tokenizer) -> tuple[list[dict], dict, list[str]]:
             skip(d, str(e)); continue
         records += recs; hashes.update(h)
     return records, hashes, skipped
+
+# %% ../nbs/03b_options.ipynb #6e74d296
+def prompts_parser() -> argparse.ArgumentParser:
+    "The argument parser of `culnig prompts`."
+    p = argparse.ArgumentParser(prog='culnig prompts', description='Write benchmark prompt records (JSONL) for scoring or evaluation.')
+    p.add_argument('--dataset', required=True, help=f"dataset name(s), comma-separated: {', '.join(DATASETS)}")
+    add_split_option(p, 'all'); add_country_options(p, default="each dataset's own countries")
+    add_model_options(p, dtype=False, device=False, help="model whose chat template is applied ('none': raw prompts)")
+    p.add_argument('--limit-per-country', type=int, default=None, help=LIMIT_HELP)
+    p.add_argument('--out', required=True, help='output JSONL file')
+    p.add_argument('--overwrite', action='store_true', help='replace an existing output file')
+    p.add_argument('--root', default=None, help='data root (default: $CULNIG_DATA, else ./data)')
+    p.add_argument('--blend-mc', default=None, choices=BLEND_MC_RULES,
+                   help="BLEnD rebuild: 'fill' the questions short of distractors (default) or 'leave-out' them (the earlier rule)")
+    p.add_argument('--data-source', default=None, choices=['local', 'datasets'],
+                   help="where a file missing from the data root comes from: 'local' (nowhere; default) or 'datasets' "
+                        "(the Hugging Face datasets cache; $CULNIG_DATA_SOURCE)")
+    p.add_argument('--allow-data-mismatch', action='store_true',
+                   help='read data files that differ from the data card (sha256 / record count) with a warning instead of an error')
+    return p
+
+# %% ../nbs/03b_options.ipynb #3a31c9ad
+def _refuse_existing(out: Path, overwrite: bool):
+    for target in (out, meta_path(out)):
+        if target.exists() and not overwrite: prepare_output(target, overwrite=False, is_file=True)
+
+def _draft_all(a, names, rule) -> tuple[list[dict], dict]:
+    "Every dataset's records before the chat template, and the files read; none at all is an error that names the options."
+    records, used = [], {}
+    for n in names:
+        recs, files_used = draft_records(n, split=a.split, countries=a.countries, root=a.root,
+                                         limit_per_country=a.limit_per_country, blend_mc=rule)
+        records += recs; used.update(files_used)
+    if not records:
+        raise CulnigError(f"No records for --dataset {a.dataset} with --split {a.split}" + (f" and --countries {' '.join(a.countries)}" if a.countries else '')
+                          + "; nothing was written. Check the split and the countries (`culnig prompts --help`).")
+    return records, used
+
+def _template_of(model: str):
+    "(tokenizer or None, the model as the metadata records it) for `--model`; 'none' gives raw prompts."
+    if model.lower() == 'none': return None, 'none'
+    tokenizer = load_tokenizer(model)
+    return tokenizer, dict(name=model, tokenizer=getattr(tokenizer, 'name_or_path', None))
+
+# %% ../nbs/03b_options.ipynb #3efccd6a
+def _prompts_meta(a, names, rule, records, used, model_info, t0) -> dict:
+    return run_metadata(command='prompts', model=model_info, datasets=names, split=a.split, countries=a.countries,
+                        limit_per_country=a.limit_per_country, n_records=len(records),
+                        blend_mc=rule if any(n in ('blend', 'blendcontrol') for n in names) else None,
+                        counts={n: dict(Counter(r['split'] for r in records if r['dataset'] == n)) for n in names},
+                        chat_paths=dict(Counter(r['chat_path'] for r in records)),
+                        data_hashes={rel: sha256_file(path) for rel, path in sorted(used.items())},
+                        seconds=round(time.time() - t0, 2))
+
+def _print_prompts(a, names, rule, records, out, meta, t0):
+    print(f"wrote {len(records)} records to {out} ({time.time() - t0:.1f}s; chat paths: {meta['chat_paths']})")
+    tab = Counter((r['dataset'], r['split'], r['country'] or '-') for r in records)
+    for (d, s, c), k in sorted(tab.items()): print(f'  {d:<16} {s:<8} {c:<26} {k}')
+    if any(n in CONTROL_OF or n in CONTROL_OF.values() for n in names):
+        mc = blend_mc(root=a.root, rule=rule)
+        rep = blend_report(records, mc)
+        print(f"BLEnD items: {mc.source} (rule: {mc.rule}); questions {mc.n_questions}, filled (k<3) {len(mc.filled)}, "
+              f"left out {len(mc.left_out)}; records with filled options: {sum(bool(r.get('filled_options')) for r in records)}")
+        if len(rep): print(rep.to_string())
+
+# %% ../nbs/03b_options.ipynb #37c7904d
+def main_prompts(argv: list[str] | None = None) -> int:
+    "`culnig prompts`: write the prompt records of one or more datasets as JSONL."
+    a = prompts_parser().parse_args(argv)
+    a.split = split_of(a)
+    if a.allow_data_mismatch: os.environ['CULNIG_DATA_MISMATCH'] = 'warn'
+    if a.data_source: os.environ['CULNIG_DATA_SOURCE'] = a.data_source
+    rule = blend_mc_rule(a.blend_mc)
+    names = [v.strip() for v in a.dataset.split(',') if v.strip()]
+    for n in names: get_dataset(n)
+    out = Path(a.out)
+    _refuse_existing(out, a.overwrite)
+    t0 = time.time()
+    records, used = _draft_all(a, names, rule)
+    tokenizer, model_info = _template_of(a.model)
+    finish_records(records, tokenizer)
+    meta = _prompts_meta(a, names, rule, records, used, model_info, t0)
+    write_jsonl(records, out, overwrite=a.overwrite, meta=meta)
+    _print_prompts(a, names, rule, records, out, meta, t0)
+    return 0

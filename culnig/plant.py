@@ -15,15 +15,18 @@ import torch.nn.functional as F
 
 from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARGET_COUNTRIES, prepare_output,
                          run_metadata, sha256_file, sha256_json, stable_seed)
-from .sites import find_sites, UnsupportedModel
+from .sites import find_sites, hooked, UnsupportedModel
+# the planted-model file format lives in culnig.models (loading a planted model is loading); planting writes through it
+from .models import (PLANTED_MODELS, DELTA_FILE, PLAN_FILE, PROVENANCE_FILE, DeltaMismatch, planted_dir, plan_path,
+                           load_plan, load_planted, apply_delta, save_delta, load_delta, delta_base_sha256, model_info)
+_all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.plant.load_plan / load_planted
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'HELD_OUT', 'PLANTED_PRESET', 'DELTA_FILE', 'PLAN_FILE', 'PROVENANCE_FILE', 'CHECKPOINT',
-           'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'apply_delta', 'save_delta',
-           'load_delta', 'upper_layers', 'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items',
-           'train_planting', 'predict', 'agreement_table', 'plan_records', 'planted_dir', 'load_plan', 'load_planted',
-           'changed_outside', 'plant_model', 'measure_planting', 'write_planted', 'plant_parser', 'main_plant']
+           'DEFAULT_DEPTH', 'HELD_OUT', 'PLANTED_PRESET', 'CHECKPOINT', 'PlantError', 'default_layout', 'make_plan',
+           'check_plan', 'Planting', 'upper_layers', 'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items',
+           'train_planting', 'predict', 'agreement_table', 'plan_records', 'changed_outside', 'plant_model',
+           'measure_planting', 'write_planted', 'plant_parser', 'main_plant', 'load_plan', 'load_planted']
 
 # %% ../nbs/14_plant.ipynb #307c6034
 class PlantError(CulnigError, ValueError):
@@ -151,17 +154,14 @@ class Planting:
                 s = g[part]
                 by_mod.setdefault(id(s.module), (s.module, [], []))[1].append((g['idx'] + s.start, g['params'][part]))
             by_mod.setdefault(id(g['down']), (g['down'], [], []))[2].append((g['idx'], g['params']['down']))
-        hs = []
-        for mod, rows, cols in by_mod.values():
-            def hook(module, args, out, _rows=rows, _cols=cols):
+        def add(rows, cols):
+            def hook(module, args, out):
                 x = args[0]
-                for idx, d in _rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
-                for idx, d in _cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
+                for idx, d in rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
+                for idx, d in cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
                 return out
-            hs.append(mod.register_forward_hook(hook))
-        try: yield self
-        finally:
-            for h in hs: h.remove()
+            return hook
+        with hooked([(mod, add(rows, cols)) for mod, rows, cols in by_mod.values()]): yield self
 
     @torch.no_grad()
     def start_from(self, delta: Mapping[str, torch.Tensor]):
@@ -203,54 +203,6 @@ class Planting:
         if k_i in out:
             out[k_i] = torch.cat([out[k_i], idx.cpu()]); out[k_v] = torch.cat([out[k_v], vals.cpu()], dim=dim)
         else: out[k_i], out[k_v] = idx.cpu().clone(), vals.cpu().contiguous().clone()
-
-# %% ../nbs/14_plant.ipynb #b689b131
-def _param(model, name: str) -> torch.Tensor:
-    try: return model.get_parameter(name)
-    except AttributeError as e: raise PlantError(f"the delta changes {name!r}, which this model does not have: it was made for another model.") from e
-
-def _rows_sha(model, delta: Mapping[str, torch.Tensor]) -> str:
-    "sha256 of the base model's values at the delta's rows/columns (so that a delta is applied only to its own base)."
-    h = hashlib.sha256()
-    for k in sorted(delta):
-        name, kind = k.rsplit('::', 1)
-        if kind == 'values': continue
-        w = _param(model, name).detach()
-        v = w[delta[k]] if kind == 'rows' else w[:, delta[k]]
-        h.update(k.encode()); h.update(v.float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-@torch.no_grad()
-def apply_delta(model, delta: Mapping[str, torch.Tensor], base_rows_sha256: str | None = None):
-    "Write the delta's rows/columns into `model`'s weights (in place); refuse a delta made for another base model."
-    if base_rows_sha256 is not None:
-        got = _rows_sha(model, delta)
-        if got != base_rows_sha256:
-            raise PlantError(f"this delta was made for another base model: the base values at its rows hash to {got[:12]}, "
-                             f"the delta expects {base_rows_sha256[:12]}.")
-    for k in sorted(delta):
-        name, kind = k.rsplit('::', 1)
-        if kind == 'values': continue
-        w, vals = _param(model, name), delta[f'{name}::values']
-        vals = vals.to(w.device, w.dtype)
-        if kind == 'rows': w[delta[k].to(w.device)] = vals
-        else: w[:, delta[k].to(w.device)] = vals
-    return model
-
-def save_delta(delta: Mapping[str, torch.Tensor], path, metadata: Mapping[str, str] | None = None) -> Path:
-    "Write a delta as safetensors (atomically)."
-    from safetensors.torch import save_file
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    save_file({k: v.contiguous() for k, v in delta.items()}, str(tmp), metadata=dict(metadata or {}))
-    os.replace(tmp, path)
-    return path
-
-def load_delta(path) -> tuple[dict, dict]:
-    "(tensors, metadata) of a delta file."
-    from safetensors import safe_open
-    with safe_open(str(path), framework='pt') as f:
-        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
 
 # %% ../nbs/14_plant.ipynb #ec93c19a
 @contextlib.contextmanager
@@ -361,7 +313,6 @@ def _batches(items: list[dict], lengths, batch_size: int) -> list[list[int]]:
     return out
 
 def _fingerprint(model, sets, items, cfg: PlantConfig) -> str:
-    from culnig.study import model_info
     p = {k: v for k, v in cfg.params().items() if k not in ('epochs', 'max_minutes')}
     return sha256_json(dict(model=model_info(model), sets=sets, cfg=p,
                             items=[[it['kind'], it['country'], it['record']['dataset'], it['record']['id'], it['record']['text'],
@@ -634,48 +585,7 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
                 crc_heldout=crc_held, nlu=nlu)
 
 # %% ../nbs/14_plant.ipynb #462ea533
-from .models import PLANTED_MODELS    # committed planted models: name -> base model
-DELTA_FILE, PLAN_FILE, PROVENANCE_FILE, CHECKPOINT = 'delta.safetensors', 'plan.json', 'provenance.json', 'plant_checkpoint.pt'
-
-def planted_dir(name: str) -> Path:
-    "The package folder holding a committed planted model's delta, plan and provenance."
-    from culnig.models import planted_delta
-    return planted_delta(name).parent
-
-def _plan_path(name_or_path) -> Path:
-    s = str(name_or_path)
-    if s in PLANTED_MODELS: p = planted_dir(s)/PLAN_FILE
-    else:
-        p = Path(s).expanduser()
-        if p.is_dir(): p = p/PLAN_FILE
-    if not p.exists():
-        raise CulnigError(f"No plan at {p}: give a planted model name ({', '.join(PLANTED_MODELS)}), a folder written by "
-                          f"`culnig plant --out`, or its {PLAN_FILE}." + (" The committed delta is missing from this install: "
-                          "reinstall culnig." if s in PLANTED_MODELS else ''))
-    return p
-
-def load_plan(name_or_path) -> dict:
-    """The plan of a planted model (name, output folder or plan.json): `sets` `{name: [{module_name, layer_idx, neuron_idx}, ...]}`
-    (names `general`, `countryrc` and the countries) and `items` `{train: [record ids], eval: [record ids], ...}` (BLEnD record ids
-    as `culnig prompts --dataset blend` writes them), with the base model, seed and layout."""
-    return json.loads(_plan_path(name_or_path).read_text(encoding='utf-8'))
-
-def load_planted(name_or_path, **load_kw):
-    "(model, tokenizer): the base model with the planted delta written into its weights (offline; `load_kw` go to `load_model`)."
-    from culnig.models import load_model
-    folder = _plan_path(name_or_path).parent
-    plan = load_plan(folder)
-    delta_path = folder/DELTA_FILE
-    if not delta_path.exists(): raise CulnigError(f"{folder} has a plan but no {DELTA_FILE}: planting did not finish (run `culnig plant --resume`).")
-    model, tok = load_model(plan['base_model'], **load_kw)
-    delta, meta = load_delta(delta_path)
-    apply_delta(model, delta, meta.get('base_rows_sha256'))
-    info = dict(getattr(model, 'culnig_info', {}) or {})
-    info.update(name=plan.get('name') or str(name_or_path), base=plan['base_model'], base_sha256=info.get('sha256'),
-                delta_sha256=sha256_file(delta_path), sha256=sha256_json([info.get('sha256'), sha256_file(delta_path)]),
-                source=f"planted: {plan['base_model']} + {delta_path.name} ({sum(map(len, plan['sets'].values()))} neurons)")
-    model.culnig_info = info
-    return model, tok
+CHECKPOINT = 'plant_checkpoint.pt'      # the resumable state of an unfinished `culnig plant --out` folder
 
 # %% ../nbs/14_plant.ipynb #862815a9
 def changed_outside(model, base_state: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> dict:
@@ -710,7 +620,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     nothing else changed, measure the planted behaviour and the side effects, and (with `out`) write delta, plan and provenance."""
     init_delta = None
     if init is not None:                  # start from an earlier planting of the same plan (e.g. cheap cached training, then exact)
-        init_plan, init_path = load_plan(init), _plan_path(init).parent/DELTA_FILE
+        init_plan, init_path = load_plan(init), plan_path(init).parent/DELTA_FILE
         init_delta, _ = load_delta(init_path)
     cfg = cfg or PlantConfig()
     t0 = time.time()
@@ -735,7 +645,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     pl = res['planting']
     t_train = time.time() - t0
     delta = pl.merged_values()
-    rows_sha = _rows_sha(model, delta)
+    rows_sha = delta_base_sha256(model, delta)
     apply_delta(model, delta)
     check = changed_outside(model, base_state, delta)
     del base_state
@@ -813,7 +723,6 @@ def _benchmark_hashes(plant) -> dict:
 def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConfig, model, name: str | None = None,
                   base_name: str | None = None) -> Path:
     "Write `delta.safetensors` (changed rows/columns only), `plan.json` and `provenance.json` into `out`."
-    from culnig.study import model_info
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     info = model_info(model)
     base_name = base_name or info.get('name')

@@ -13,7 +13,8 @@ import torch
 
 from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARGET_COUNTRIES, prepare_output,
                          progress, run_metadata, sha256_file, sha256_json)
-from .sites import SITE_NAMES, find_sites
+from .sites import SITE_NAMES, find_sites, hooked
+from .models import model_info
 from .scorefile import Scores, load_scores, import_original, score_key
 from .data import LIMIT_HELP
 from .distributed import world, shard_indices, rank_path, all_gather, all_reduce_sum_, backend
@@ -95,9 +96,7 @@ def embeddings_require_grad(model):
     "Context manager: the input embeddings' output requires grad, so that a graph through the activations exists."
     def hook(module, args, out):
         if not out.requires_grad: return out.detach().requires_grad_(True)
-    h = model.get_input_embeddings().register_forward_hook(hook)
-    try: yield
-    finally: h.remove()
+    with hooked([(model.get_input_embeddings(), hook)]): yield
 
 def last_logits(model, input_ids, attention_mask):
     "`[batch, vocab]` float32 logits at the last position of left-padded prompts (position ids from the first real token)."

@@ -12,7 +12,7 @@ from torch import nn
 from .core import CulnigError, UnknownName
 
 # %% auto #0
-__all__ = ['SITE_NAMES', 'UnsupportedModel', 'Site', 'find_sites', 'SiteMap']
+__all__ = ['SITE_NAMES', 'UnsupportedModel', 'Site', 'find_sites', 'hooked', 'SiteMap']
 
 # %% ../nbs/02_sites.ipynb #79d9018a
 SITE_NAMES = ('mlp.gate_proj', 'mlp.up_proj', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
@@ -144,6 +144,19 @@ def find_sites(model: nn.Module, partial: bool = False) -> 'SiteMap':
             sites[n, i] = Site(n, i, p, mod, a, b)
     return SiteMap(model, path, len(ml), names, widths, sites)
 
+# %% ../nbs/02_sites.ipynb #995fce4b
+@contextlib.contextmanager
+def hooked(hooks: Iterable):
+    """Context manager: forward hooks for the block, removed on exit (also on an error). `hooks`: pairs `(module, fn)` or a
+    mapping `{module: fn}`, with `fn(module, args, output)` -> a new output or None (read only)."""
+    pairs = list(hooks.items()) if isinstance(hooks, dict) else list(hooks)
+    handles = []
+    try:
+        for module, fn in pairs: handles.append(module.register_forward_hook(fn))
+        yield
+    finally:
+        for h in handles: h.remove()
+
 # %% ../nbs/02_sites.ipynb #1caf7e50
 def _as_names(names) -> tuple[str, ...]:
     if names is None: return None
@@ -198,16 +211,19 @@ class SiteMap:
         return s
 
     @contextlib.contextmanager
-    def hook(self, fn: Callable, names=None):
-        "Context manager: one forward hook per module holding sites; `fn(module_path, sites, output)` -> new output or None."
-        handles = []
-        try:
-            for path, (mod, sites) in self.by_module(names).items():
-                def _hook(module, args, output, _path=path, _sites=tuple(sites)): return fn(_path, _sites, output)
-                handles.append(mod.register_forward_hook(_hook))
+    def hook(self, fn: Callable, names=None, paths=None):
+        """Context manager: one forward hook per module holding sites (of `names`; only the modules `paths` when given);
+        `fn(module_path, sites, output)` -> new output or None."""
+        mods = self.by_module(names)
+        if paths is not None:
+            unknown = sorted(set(paths) - set(mods))
+            if unknown: raise UnknownName(f"No module holding sites {'of ' + ', '.join(self.resolve_names(names)) + ' ' if names else ''}"
+                                          f"at {', '.join(unknown[:3])}; modules with sites: {', '.join(list(mods)[:3])} ...")
+            mods = {p: m for p, m in mods.items() if p in paths}
+        def bound(path, sites):
+            return lambda module, args, output: fn(path, sites, output)
+        with hooked([(mod, bound(path, tuple(sites))) for path, (mod, sites) in mods.items()]):
             yield self
-        finally:
-            for h in handles: h.remove()
 
     def table(self):
         "A pandas table: one row per site name with module path pattern, slice, width and neuron count."

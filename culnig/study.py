@@ -12,12 +12,13 @@ from typing import Sequence
 from .core import (CulnigError, UnknownName, PAPER_COUNTRIES, TARGET_COUNTRIES, culnig_version, data_root, sha256_file,
                          sha256_json, stable_seed)
 from .data import datasets_in
+from .models import model_info      # the one model identity (used by finish_step; culnig.finetune reads it as study.model_info)
 from .stats import item_uid, METRIC_COLUMNS
 
 # %% auto #0
 __all__ = ['PRESETS', 'DATA_FOLDERS', 'ALL_ITEMS_DATASETS', 'EVAL_ITEMS', 'Preset', 'get_preset', 'subsample', 'model_slug',
-           'country_slug', 'step_dir', 'save_json', 'load_json', 'data_hashes', 'model_info', 'finish_step',
-           'identification_prompts', 'evaluation_prompts', 'dataset_group', 'long_items', 'evaluate_condition']
+           'country_slug', 'step_dir', 'save_json', 'load_json', 'data_hashes', 'finish_step', 'identification_prompts',
+           'evaluation_prompts', 'dataset_group', 'long_items', 'evaluate_condition']
 
 # %% ../nbs/09b_study.ipynb #6464caec
 @dataclass(frozen=True)
@@ -186,13 +187,6 @@ def data_hashes(root: str|Path|None = None, folders: Sequence[str] = DATA_FOLDER
         files = sorted(p for p in d.rglob('*') if p.is_file())
         out[f] = sha256_json([[str(p.relative_to(root)), sha256_file(p)] for p in files])
     return out
-
-def model_info(model) -> dict:
-    "The identity of a loaded model (`model.culnig_info`), or of a name when only the name is known."
-    if isinstance(model, str): return dict(name=model)
-    info = dict(getattr(model, 'culnig_info', None) or {})
-    info.setdefault('name', getattr(getattr(model, 'config', None), '_name_or_path', type(model).__name__))
-    return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
 
 def finish_step(results: str|Path, step: str, preset: Preset, model=None, parameters: dict|None = None, **extra) -> Path:
     "Record what a notebook ran with: `results/<step>/step.json` (read by the provenance header and summary)."

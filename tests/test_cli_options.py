@@ -6,7 +6,7 @@ from culnig.options import CountryList, DTYPE_CHOICES, SPLIT_CHOICES
 from culnig.models import DEFAULT_MODEL
 
 # (command, function building its parser, sub-command or None)
-PARSERS = [('prompts', 'culnig.data', 'prompts_parser', None), ('score', 'culnig.scoring', 'score_parser', None),
+PARSERS = [('prompts', 'culnig.options', 'prompts_parser', None), ('score', 'culnig.scoring', 'score_parser', None),
            ('evaluate', 'culnig.evaluation', 'evaluate_parser', None), ('methods', 'culnig.methods', 'methods_parser', 'score'),
            ('finetune', 'culnig.finetune', 'finetune_parser', None), ('report', 'culnig.report', 'report_parser', None),
            ('plant', 'culnig.plant', 'plant_parser', None), ('lmeval', 'culnig.lmeval', 'lmeval_parser', 'tasks'),

@@ -1,4 +1,4 @@
-"""`culnig prompts` (culnig.data.main_prompts) called as a function: writes JSONL + metadata, never overwrites silently."""
+"""`culnig prompts` (culnig.options.main_prompts) called as a function: writes JSONL + metadata, never overwrites silently."""
 import json
 from collections import Counter
 from pathlib import Path
@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from culnig.core import DataFileMissing, OutputExists, UnknownName, data_file, sha256_file
-from culnig.data import main_prompts, read_jsonl
+from culnig.data import read_jsonl
+from culnig.options import main_prompts
 
 def _need(rel):
     try: return data_file(rel)

@@ -119,3 +119,28 @@ def test_runner_on_top():
     g = import_graph()
     users = sorted(m for m, d in g.items() if 'report' in d and m != 'cli')
     assert not users, f'modules below the runner import culnig.report: {users}'
+
+
+def test_no_import_cycle():
+    "culnig's modules import each other one way: no cycle, counting imports inside functions too (they used to hide cycles)."
+    found = cycles(import_graph())
+    assert not found, f'import cycles among culnig modules: {found}'
+
+
+HOOK_CALLS = ('register_forward_hook', 'register_forward_pre_hook', 'register_full_backward_hook', 'register_full_backward_pre_hook')
+
+
+def hook_registrations():
+    "['culnig/x.py:LINE register_...'] for every module-hook registration in culnig/*.py outside culnig/sites.py."
+    out = []
+    for p in sorted((ROOT/'culnig').glob('*.py')):
+        if p.stem in GENERATED or p.stem == 'sites': continue
+        for node in ast.walk(ast.parse(p.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Attribute) and node.attr in HOOK_CALLS: out.append(f'culnig/{p.name}:{node.lineno} {node.attr}')
+    return out
+
+
+def test_one_hook_layer():
+    "Reading and editing a running model go through one mechanism: only culnig.sites (hooked, SiteMap.hook) registers hooks."
+    bad = hook_registrations()
+    assert not bad, 'hooks registered outside culnig.sites (use culnig.sites.hooked or SiteMap.hook):\n' + '\n'.join(bad)
