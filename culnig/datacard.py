@@ -576,9 +576,9 @@ def resolve_data_file(rel: str, root=None) -> Path:
     verify_data_file(rel, p, root if root is None else Path(root).expanduser().resolve())
     return p
 
-# %% ../nbs/03a_datacard.ipynb #1ac136e7
-def main_data(argv: list[str] | None = None) -> int:
-    "`culnig data check` / `culnig data fetch`: the benchmark files under the data root."
+# %% ../nbs/03a_datacard.ipynb #d972c0fe
+def _data_parser() -> argparse.ArgumentParser:
+    "The options of `culnig data check` and `culnig data fetch`."
     p = argparse.ArgumentParser(prog='culnig data', description='Check or download the benchmark files under the data root (data/README.md).')
     sub = p.add_subparsers(dest='cmd', required=True)
     c = sub.add_parser('check', help='for each benchmark file: present / missing / hash differs / records differ, its source, what culnig does without it')
@@ -588,17 +588,23 @@ def main_data(argv: list[str] | None = None) -> int:
     f.add_argument('--root', default=None, help='data root to write into (default: $CULNIG_DATA, else ./data)')
     f.add_argument('--revision', default=None, help='hub revision (branch, tag or commit) for the BLEnD files (default: main)')
     f.add_argument('--overwrite', action='store_true', help='replace files that are already present')
-    a = p.parse_args(argv)
-    root = Path(a.root).expanduser().resolve() if a.root else data_root()
-    if a.cmd == 'check':
-        rows = check_data(root)
-        print(f'data root: {root}')
-        print(format_table(rows, dict(status=40, source=60, without_it=70)))
-        bad = [r for r in rows if any(s in r['status'] for s in BAD_STATUSES)]
-        n_ok = sum(r['status'].startswith('ok') or r['status'].startswith('present') for r in rows)
-        print(f'\n{n_ok} of {len(rows)} present and as expected; {len(bad)} differ. Loaders refuse a file that differs '
-              f'unless {MISMATCH_ENV}=warn or ignore.')
-        return 1 if bad else 0
+    return p
+
+# %% ../nbs/03a_datacard.ipynb #829db2f3
+def _data_check(root: Path) -> int:
+    "`culnig data check`: the table of every data-card file; exit code 1 when one differs."
+    rows = check_data(root)
+    print(f'data root: {root}')
+    print(format_table(rows, dict(status=40, source=60, without_it=70)))
+    bad = [r for r in rows if any(s in r['status'] for s in BAD_STATUSES)]
+    n_ok = sum(r['status'].startswith('ok') or r['status'].startswith('present') for r in rows)
+    print(f'\n{n_ok} of {len(rows)} present and as expected; {len(bad)} differ. Loaders refuse a file that differs '
+          f'unless {MISMATCH_ENV}=warn or ignore.')
+    return 1 if bad else 0
+
+# %% ../nbs/03a_datacard.ipynb #adc40c89
+def _data_fetch(a, root: Path) -> int:
+    "`culnig data fetch`: download the asked groups into `root`; exit code 1 when a download failed."
     groups = [g.strip() for g in a.datasets.split(',') if g.strip()] if a.datasets else None
     root.mkdir(parents=True, exist_ok=True)
     print(f'fetching into {root} ...')
@@ -607,3 +613,10 @@ def main_data(argv: list[str] | None = None) -> int:
     failed = [r for r in res if r['status'] == 'failed']
     print(f"\n{sum(r['status'] == 'downloaded' for r in res)} downloaded, {len(failed)} failed; manifest: {root/MANIFEST}")
     return 1 if failed else 0
+
+# %% ../nbs/03a_datacard.ipynb #7c4fea62
+def main_data(argv: list[str] | None = None) -> int:
+    "`culnig data check` / `culnig data fetch`: the benchmark files under the data root."
+    a = _data_parser().parse_args(argv)
+    root = Path(a.root).expanduser().resolve() if a.root else data_root()
+    return _data_check(root) if a.cmd == 'check' else _data_fetch(a, root)
