@@ -15,24 +15,33 @@ __all__ = ['DATA_SOURCES', 'PAPER_COUNTRIES', 'TARGET_COUNTRIES', 'COUNTRY_ALIAS
            'culnig_version', 'run_metadata', 'prepare_output', 'file_mode', 'atomic_write', 'progress',
            'sigterm_as_interrupt', 'parse_fraction']
 
-# %% ../nbs/00_core.ipynb #3b05e968
+# %% ../nbs/00_core.ipynb #2dddddc6
 class CulnigError(Exception):
     "Base class of the errors culnig raises on purpose; the message says what to do."
 
+# %% ../nbs/00_core.ipynb #46306c2c
 class DataFileMissing(CulnigError, FileNotFoundError):
     "A benchmark file is not under the data root."
 
+# %% ../nbs/00_core.ipynb #a92117cf
 class UnknownName(CulnigError, ValueError):
     "An unknown model, dataset, country, site or preset."
 
+# %% ../nbs/00_core.ipynb #be9b6a67
 class OutputExists(CulnigError, FileExistsError):
     "A result already exists and `overwrite` was not asked for."
 
+# %% ../nbs/00_core.ipynb #1292831d
 class Interrupted(CulnigError):
     "A long command was stopped (Ctrl-C or SIGTERM); the message says what was kept and how to resume."
     exit_code = 130
 
-# %% ../nbs/00_core.ipynb #a53a0ff9
+# %% ../nbs/00_core.ipynb #593888dd
+def data_root() -> Path:
+    "The folder benchmark files are read from: `$CULNIG_DATA`, else `./data`."
+    return Path(os.environ.get('CULNIG_DATA') or 'data').expanduser().resolve()
+
+# %% ../nbs/00_core.ipynb #9364fd33
 DATA_SOURCES = {
     'blend': 'HF dataset nayeon212/BLEnD (GitHub nlee0212/BLEnD, folder data/)',
     'culturalbench': 'HF dataset kellycyy/CulturalBench, config CulturalBench-Easy, split test',
@@ -43,10 +52,6 @@ DATA_SOURCES = {
     'glue': 'HF dataset nyu-mll/glue (qnli validation as qnli_dev.tsv; MRPC test as mrpc_test.txt from the MSR paraphrase corpus)',
     'templates': 'GitHub ynklab/CULNIG prompts.py and dataset.py, saved as templates/culnig_prompts.json',
 }
-
-def data_root() -> Path:
-    "The folder benchmark files are read from: `$CULNIG_DATA`, else `./data`."
-    return Path(os.environ.get('CULNIG_DATA') or 'data').expanduser().resolve()
 
 def data_file(rel: str|Path, root: str|Path|None = None) -> Path:
     "Path of benchmark file `rel` under the data root; a clear `DataFileMissing` if it is not there."
@@ -71,10 +76,13 @@ def cache_dir(*parts: str) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
 
-# %% ../nbs/00_core.ipynb #82552dfb
+# %% ../nbs/00_core.ipynb #8a79c5ba
 PAPER_COUNTRIES = ('USA', 'UK', 'South Korea', 'China', 'Indonesia', 'Spain', 'Iran', 'Mexico', 'Algeria', 'Assam',
                    'Greece', 'Ethiopia', 'Nigeria', 'North Korea', 'West Java', 'Azerbaijan')
+
 TARGET_COUNTRIES = ('China', 'Indonesia', 'Iran', 'Mexico', 'South Korea', 'Spain', 'UK', 'USA')
+
+# %% ../nbs/00_core.ipynb #6343849e
 _BLEND_NAMES = {'USA': 'US', 'Nigeria': 'Northern_Nigeria'}
 
 def blend_name(country: str) -> str:
@@ -82,12 +90,14 @@ def blend_name(country: str) -> str:
     country = check_country(country)
     return _BLEND_NAMES.get(country, country.replace(' ', '_'))
 
+# %% ../nbs/00_core.ipynb #66ee1d05
 def paper_name(blend: str) -> str:
     "The paper's country name for a BLEnD file stem (`'Northern_Nigeria'` -> `'Nigeria'`)."
     inv = {blend_name(c): c for c in PAPER_COUNTRIES}
     if blend not in inv: raise UnknownName(f"'{blend}' is not a BLEnD country file name; known: {sorted(inv)}")
     return inv[blend]
 
+# %% ../nbs/00_core.ipynb #984a870e
 # Other spellings of the countries a user may type, lower-cased: matched after case-insensitive exact names.
 COUNTRY_ALIASES = {
     'us': 'USA', 'u.s.': 'USA', 'u.s.a.': 'USA', 'united states': 'USA', 'united states of america': 'USA', 'america': 'USA',
@@ -111,6 +121,7 @@ def match_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str | No
     hits = [k for k in known if canon(k) == target]
     return hits[0] if hits else None
 
+# %% ../nbs/00_core.ipynb #0f221119
 def check_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str:
     "The spelling in `known` of `name` (see `match_country`), else `UnknownName` with the closest matches."
     known = list(known)
@@ -121,11 +132,12 @@ def check_country(name: str, known: Iterable[str] = PAPER_COUNTRIES) -> str:
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
     raise UnknownName(f"Unknown country {name!r}.{hint} Known countries: {', '.join(known)}.")
 
-# %% ../nbs/00_core.ipynb #c4a3c64d
+# %% ../nbs/00_core.ipynb #12876091
 def stable_seed(key: str) -> int:
     "int(first 8 hex digits of md5(key)) mod 2**32: a seed that depends on `key` only."
     return int(hashlib.md5(key.encode('utf-8')).hexdigest()[:8], 16) % 2**32
 
+# %% ../nbs/00_core.ipynb #c90baabe
 def sha256_file(path: str|Path, chunk: int = 1 << 20) -> str:
     "Hex sha256 of a file, read in chunks."
     h = hashlib.sha256()
@@ -133,15 +145,17 @@ def sha256_file(path: str|Path, chunk: int = 1 << 20) -> str:
         while b := f.read(chunk): h.update(b)
     return h.hexdigest()
 
+# %% ../nbs/00_core.ipynb #e8f6b16e
 def sha256_json(obj) -> str:
     "Hex sha256 of an object's canonical JSON (sorted keys)."
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode('utf-8')).hexdigest()
 
-# %% ../nbs/00_core.ipynb #0d3e1c42
+# %% ../nbs/00_core.ipynb #86079f66
 def culnig_version() -> str:
     import culnig
     return culnig.__version__
 
+# %% ../nbs/00_core.ipynb #6d715fee
 def run_metadata(**extra) -> dict:
     "Provenance of a result: culnig/torch/transformers versions, date, machine, plus `extra`."
     import importlib.metadata as md
@@ -154,7 +168,7 @@ def run_metadata(**extra) -> dict:
     meta.update(extra)
     return meta
 
-# %% ../nbs/00_core.ipynb #2fafafef
+# %% ../nbs/00_core.ipynb #8347c89f
 def prepare_output(path: str|Path, overwrite: bool = False, resume: bool = False, is_file: bool = False,
                    results: Iterable[str] | None = None, checkpoints: Iterable[str] = (), can_resume: bool | None = None,
                    create: bool = True) -> Path:
@@ -181,11 +195,13 @@ def prepare_output(path: str|Path, overwrite: bool = False, resume: bool = False
         raise OutputExists(f"{path} holds the checkpoint of an unfinished run ({', '.join(ckpt)}). {how}.")
     return path
 
+# %% ../nbs/00_core.ipynb #bf9ee40a
 def file_mode() -> int:
     "Permission bits of a new result file: 0o666 less the process umask (0o644 under the usual umask 022)."
     mask = os.umask(0); os.umask(mask)
     return 0o666 & ~mask
 
+# %% ../nbs/00_core.ipynb #8cd01133
 def atomic_write(path: str|Path, write) -> Path:
     "Call `write(tmp_path)` on a temporary file beside `path`, give it the usual result mode (`file_mode`), then rename it to `path`."
     import tempfile
@@ -207,7 +223,7 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault('dynamic_ncols', True)
     return tqdm(iterable, **kwargs)
 
-# %% ../nbs/00_core.ipynb #c44e514a
+# %% ../nbs/00_core.ipynb #e0502b83
 import contextlib, signal
 
 @contextlib.contextmanager
@@ -226,6 +242,7 @@ def sigterm_as_interrupt():
 
 sigterm_as_interrupt.received = None
 
+# %% ../nbs/00_core.ipynb #467bf5ad
 def parse_fraction(text, name: str = 'value') -> float:
     "A share of a pool from `'1%'` (per cent) or `'0.01'` (a fraction): 0 < share ≤ 1; a clear error otherwise."
     s = str(text).strip()

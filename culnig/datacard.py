@@ -97,7 +97,7 @@ _BLEND_PROMPTS = {  # stem: (sha256, records)
     'West_Java': ('f81be5f2734e354e12ba58c4c4810ba884edcac3c2f3fbd82c61384360b503a6', 4),
 }
 
-# %% ../nbs/03a_datacard.ipynb #18b84d44
+# %% ../nbs/03a_datacard.ipynb #33711a01
 def _blend_files() -> list[DataFile]:
     out = []
     for kind, folder, name, cnt, without in [
@@ -113,6 +113,7 @@ def _blend_files() -> list[DataFile]:
                                 group=f'blend/{folder}/{name.format("{Country}")}'))
     return out
 
+# %% ../nbs/03a_datacard.ipynb #00f9a677
 DATA_FILES: dict[str, DataFile] = {f.rel: f for f in _blend_files() + [
     DataFile('blend/questions_2024-06/UK_questions.csv', 'blend',
              f'GitHub {BLEND_GH}, data/questions/UK_questions.csv at commit {BLEND_GH_2024_06[:7]} (June 2024)',
@@ -167,11 +168,12 @@ DATA_FILES: dict[str, DataFile] = {f.rel: f for f in _blend_files() + [
 
 FETCH_GROUPS = tuple(dict.fromkeys(f.benchmark for f in DATA_FILES.values()))
 
+# %% ../nbs/03a_datacard.ipynb #9257b73a
 def data_card_entry(rel: str) -> DataFile | None:
     "The registry entry of a file under the data root (None for a file culnig does not list)."
     return DATA_FILES.get(str(rel).replace(os.sep, '/'))
 
-# %% ../nbs/03a_datacard.ipynb #d238d11a
+# %% ../nbs/03a_datacard.ipynb #f74dc42b
 def count_records(path, how: str) -> int:
     "Records in a data file: keys of a JSON object, items of a JSON list, data rows of a CSV/TSV, non-empty JSONL lines."
     p = Path(path)
@@ -187,6 +189,7 @@ def count_records(path, how: str) -> int:
     if how == 'tsv_rows': return max(0, sum(1 for l in p.read_text(encoding='utf-8-sig').split('\n') if l.strip()) - 1)
     raise ValueError(f'unknown record count {how!r}')
 
+# %% ../nbs/03a_datacard.ipynb #635f02ea
 _HASHES: dict = {}                 # str(path) -> (mtime_ns, size, sha256): each file hashed once per process
 
 def file_sha256(path) -> str:
@@ -199,6 +202,7 @@ def file_sha256(path) -> str:
     _HASHES[key] = (*stamp, h)
     return h
 
+# %% ../nbs/03a_datacard.ipynb #1990c5a7
 _COUNTS: dict = {}                 # (str(path), how) -> (mtime_ns, size, records)
 
 def cached_count(path, how: str) -> int:
@@ -211,6 +215,7 @@ def cached_count(path, how: str) -> int:
     _COUNTS[key] = (*stamp, n)
     return n
 
+# %% ../nbs/03a_datacard.ipynb #a49fcc06
 def read_manifest(root) -> dict:
     "`{relative path: entry}` of the manifest `culnig data fetch` wrote in `root` (empty without one)."
     p = Path(root)/MANIFEST
@@ -218,11 +223,13 @@ def read_manifest(root) -> dict:
     try: return json.loads(p.read_text(encoding='utf-8')).get('files', {})
     except (json.JSONDecodeError, AttributeError): raise CulnigError(f"{p} is damaged; delete it and run 'culnig data fetch' again.")
 
-# %% ../nbs/03a_datacard.ipynb #77ade947
+# %% ../nbs/03a_datacard.ipynb #0f2e82ab
 class DataFileMismatch(CulnigError):
     "A benchmark file differs from the copy the data card lists (truncated, edited or another release)."
 
+# %% ../nbs/03a_datacard.ipynb #13d70422
 MISMATCH_ENV = 'CULNIG_DATA_MISMATCH'
+
 MISMATCH_POLICIES = ('error', 'warn', 'ignore')
 
 def mismatch_policy() -> str:
@@ -232,6 +239,7 @@ def mismatch_policy() -> str:
         raise CulnigError(f"{MISMATCH_ENV}={v!r} is not one of {', '.join(MISMATCH_POLICIES)}.")
     return v
 
+# %% ../nbs/03a_datacard.ipynb #7e38e9a5
 def inspect_file(rel: str, path, root=None) -> dict:
     "Compare one file with the registry (and the root's manifest): status ok / differs / records differ / no record, sha256, records."
     entry, p = data_card_entry(rel), Path(path)
@@ -254,6 +262,7 @@ def inspect_file(rel: str, path, root=None) -> dict:
     else: out['status'] = 'ok (records match; no recorded hash)'
     return out
 
+# %% ../nbs/03a_datacard.ipynb #5e865688
 def _first_bad_json_line(text: str) -> str | None:
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
@@ -261,6 +270,7 @@ def _first_bad_json_line(text: str) -> str | None:
         except json.JSONDecodeError as e: return f'line {i}: not a JSON record ({e.msg})'
     return None
 
+# %% ../nbs/03a_datacard.ipynb #e00cb47e
 def parse_problem(path, how: str) -> str | None:
     "Where a data file stops being readable in its format ('line N: ...'), or None when it parses: what a truncated file shows."
     try: text = Path(path).read_text(encoding='utf-8-sig')
@@ -280,6 +290,7 @@ def parse_problem(path, how: str) -> str | None:
             if r and len(r) < len(header): return f'line {reader.line_num}: {len(r)} fields where the header has {len(header)}'
     return None
 
+# %% ../nbs/03a_datacard.ipynb #803e5973
 def _mismatch_message(info: dict) -> str:
     entry = data_card_entry(info['rel'])
     rec = (f"; records {info['records'] if info['records'] is not None else 'unreadable'}, expected {info['expected_records']:,}"
@@ -292,6 +303,7 @@ def _mismatch_message(info: dict) -> str:
             f"'culnig data fetch --datasets {entry.benchmark if entry else '...'} --overwrite' (source: {entry.source if entry else '?'}), "
             f"or set {MISMATCH_ENV}=warn (or ignore) to use it anyway; every result records the file's sha256.")
 
+# %% ../nbs/03a_datacard.ipynb #add7a409
 BAD_STATUSES = ('hash differs', 'records differ')
 
 def verify_data_file(rel: str, path, root=None) -> dict:
@@ -343,7 +355,7 @@ HUB_WRITERS = {
                                    [[r['label'], '', '', r['sentence1'], r['sentence2']] for r in rows]),
 }
 
-# %% ../nbs/03a_datacard.ipynb #1d7b9bc3
+# %% ../nbs/03a_datacard.ipynb #a7967a6b
 def _python_literals(source: str) -> dict:
     "Module-level assignments of a Python file that are literals, or dicts/lists of names bound to literals (read, never run)."
     env = {}
@@ -358,6 +370,7 @@ def _python_literals(source: str) -> dict:
             except (ValueError, KeyError, TypeError, SyntaxError): pass
     return env
 
+# %% ../nbs/03a_datacard.ipynb #faee0653
 def templates_from_paper_code(prompt_py: str, dataset_py: str) -> dict:
     "`templates/culnig_prompts.json` from the paper's prompt.py (NEURON_PROMPTS, NEURON_SYSTEM_PROMPTS) and dataset.py (BLEnD control template, answer prefix)."
     lit = _python_literals(prompt_py)
@@ -376,6 +389,7 @@ def templates_from_paper_code(prompt_py: str, dataset_py: str) -> dict:
     return dict(neuron_prompts=lit['NEURON_PROMPTS'], neuron_system_prompts=lit['NEURON_SYSTEM_PROMPTS'],
                 blend_control=control, blend_answer_prefix=prefix)
 
+# %% ../nbs/03a_datacard.ipynb #2810c8ef
 def github_get(repo: str, ref: str, path: str) -> bytes:
     "A file of a public GitHub repository at `ref` (raw.githubusercontent.com)."
     url = f'https://raw.githubusercontent.com/{repo}/{ref}/{path}'
@@ -384,6 +398,7 @@ def github_get(repo: str, ref: str, path: str) -> bytes:
     except OSError as e:
         raise CulnigError(f'Could not download {url} ({e}). Check the network, or place the file by hand (data/README.md).') from e
 
+# %% ../nbs/03a_datacard.ipynb #74ade95c
 def hub_rows(repo: str, config, split: str) -> list[dict]:
     "Rows of a Hugging Face dataset split through `datasets.load_dataset` (its cache when offline)."
     try: import datasets
@@ -395,6 +410,7 @@ def hub_rows(repo: str, config, split: str) -> list[dict]:
                               f", split {split} ({type(e).__name__}: {str(e)[:200]}).") from e
     return ds.to_list()
 
+# %% ../nbs/03a_datacard.ipynb #f9d5676c
 def hub_file(repo: str, path: str, revision=None) -> Path:
     "One file of a Hugging Face dataset repository through `huggingface_hub.hf_hub_download` (its cache when offline)."
     try: import huggingface_hub
@@ -403,7 +419,7 @@ def hub_file(repo: str, path: str, revision=None) -> Path:
     except Exception as e:
         raise DataFileMissing(f"Could not download {path} of HF dataset {repo} ({type(e).__name__}: {str(e)[:200]}).") from e
 
-# %% ../nbs/03a_datacard.ipynb #38578bc1
+# %% ../nbs/03a_datacard.ipynb #f698697d
 def download_bytes(entry: DataFile, revision=None) -> bytes:
     "The file's bytes, in the data card's layout, from its public source."
     kind = entry.fetch[0]
@@ -423,12 +439,14 @@ def download_bytes(entry: DataFile, revision=None) -> bytes:
         return (json.dumps(t, indent=1, ensure_ascii=False) + '\n').encode('utf-8')
     raise CulnigError(f"'{entry.rel}' cannot be downloaded: {entry.source}.")
 
+# %% ../nbs/03a_datacard.ipynb #8e384402
 def _write_manifest(root: Path, updates: dict):
     p = root/MANIFEST
     files = read_manifest(root); files.update(updates)
     body = dict(written_by=f'culnig {culnig_version()} (culnig data fetch)', files=dict(sorted(files.items())))
     tmp = p.with_name(p.name + '.tmp'); tmp.write_text(json.dumps(body, indent=1, ensure_ascii=False) + '\n', encoding='utf-8'); tmp.replace(p)
 
+# %% ../nbs/03a_datacard.ipynb #db4dc5f7
 def fetch_data(root=None, groups=None, overwrite: bool = False, revision=None, log=print) -> list[dict]:
     "Download the benchmark files of `groups` (default: all) into the data root; returns one result per file and writes the manifest."
     root = Path(root).expanduser().resolve() if root is not None else data_root()
@@ -448,6 +466,7 @@ def fetch_data(root=None, groups=None, overwrite: bool = False, revision=None, l
     if manifest: _write_manifest(root, manifest)
     return results
 
+# %% ../nbs/03a_datacard.ipynb #3d2aded1
 def fetch_file(entry: DataFile, root: Path, overwrite: bool = False, revision=None) -> tuple[dict, dict | None]:
     "Download one file into `root` (through a `.part` file, record count checked): (result, manifest entry or None)."
     dest = root/entry.rel
@@ -473,7 +492,7 @@ def fetch_file(entry: DataFile, root: Path, overwrite: bool = False, revision=No
     return (dict(rel=entry.rel, status='downloaded', note=f'{n} records; {note}'),
             dict(sha256=sha, records=n, source=entry.source, fetched=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
 
-# %% ../nbs/03a_datacard.ipynb #68836fe4
+# %% ../nbs/03a_datacard.ipynb #e6b063ca
 def check_data(root=None) -> list[dict]:
     "One row per data-card entry (BLEnD's per-country files grouped): status, records, source and what culnig does without it."
     root = Path(root).expanduser().resolve() if root is not None else data_root()
@@ -502,6 +521,7 @@ def check_data(root=None) -> list[dict]:
         rows.append(dict(file=name, status=status, records=rec, source=source, without_it=without))
     return rows
 
+# %% ../nbs/03a_datacard.ipynb #7cd25f0b
 def format_table(rows: list[dict], widths: dict | None = None) -> str:
     "A plain-text table; long cells are cut to the column's width."
     if not rows: return '(nothing)'
@@ -512,7 +532,7 @@ def format_table(rows: list[dict], widths: dict | None = None) -> str:
     lines += ['  '.join(cut(str(r[c]), w[c]).ljust(w[c]) for c in cols) for r in rows]
     return '\n'.join(l.rstrip() for l in lines)
 
-# %% ../nbs/03a_datacard.ipynb #31e40595
+# %% ../nbs/03a_datacard.ipynb #7db6a629
 SOURCE_ENV = 'CULNIG_DATA_SOURCE'
 
 def data_source() -> str:
@@ -521,6 +541,7 @@ def data_source() -> str:
     if v not in ('local', 'datasets'): raise CulnigError(f"{SOURCE_ENV}={v!r}: use 'local' or 'datasets'.")
     return v
 
+# %% ../nbs/03a_datacard.ipynb #17210aca
 def from_datasets(rel: str) -> Path | None:
     """The file `rel` built from the `datasets` cache (or, for BLEnD's files, the `huggingface_hub` cache) into
     `cache_dir('datasets-files')`, with the writer `culnig data fetch` uses, so that the same reader builds the records;
@@ -535,6 +556,7 @@ def from_datasets(rel: str) -> Path | None:
         _write_manifest(root, {rel: man})
     return dest
 
+# %% ../nbs/03a_datacard.ipynb #b69f5d9a
 def resolve_data_file(rel: str, root=None) -> Path:
     """`core.data_file` plus the data card's checks: a missing file is taken from the `datasets` cache when `$CULNIG_DATA_SOURCE`
     is `datasets`; a file that differs from the data card raises `DataFileMismatch` (see `mismatch_policy`)."""
@@ -554,9 +576,9 @@ def resolve_data_file(rel: str, root=None) -> Path:
     verify_data_file(rel, p, root if root is None else Path(root).expanduser().resolve())
     return p
 
-# %% ../nbs/03a_datacard.ipynb #1ac136e7
-def main_data(argv: list[str] | None = None) -> int:
-    "`culnig data check` / `culnig data fetch`: the benchmark files under the data root."
+# %% ../nbs/03a_datacard.ipynb #d972c0fe
+def _data_parser() -> argparse.ArgumentParser:
+    "The options of `culnig data check` and `culnig data fetch`."
     p = argparse.ArgumentParser(prog='culnig data', description='Check or download the benchmark files under the data root (data/README.md).')
     sub = p.add_subparsers(dest='cmd', required=True)
     c = sub.add_parser('check', help='for each benchmark file: present / missing / hash differs / records differ, its source, what culnig does without it')
@@ -566,17 +588,23 @@ def main_data(argv: list[str] | None = None) -> int:
     f.add_argument('--root', default=None, help='data root to write into (default: $CULNIG_DATA, else ./data)')
     f.add_argument('--revision', default=None, help='hub revision (branch, tag or commit) for the BLEnD files (default: main)')
     f.add_argument('--overwrite', action='store_true', help='replace files that are already present')
-    a = p.parse_args(argv)
-    root = Path(a.root).expanduser().resolve() if a.root else data_root()
-    if a.cmd == 'check':
-        rows = check_data(root)
-        print(f'data root: {root}')
-        print(format_table(rows, dict(status=40, source=60, without_it=70)))
-        bad = [r for r in rows if any(s in r['status'] for s in BAD_STATUSES)]
-        n_ok = sum(r['status'].startswith('ok') or r['status'].startswith('present') for r in rows)
-        print(f'\n{n_ok} of {len(rows)} present and as expected; {len(bad)} differ. Loaders refuse a file that differs '
-              f'unless {MISMATCH_ENV}=warn or ignore.')
-        return 1 if bad else 0
+    return p
+
+# %% ../nbs/03a_datacard.ipynb #829db2f3
+def _data_check(root: Path) -> int:
+    "`culnig data check`: the table of every data-card file; exit code 1 when one differs."
+    rows = check_data(root)
+    print(f'data root: {root}')
+    print(format_table(rows, dict(status=40, source=60, without_it=70)))
+    bad = [r for r in rows if any(s in r['status'] for s in BAD_STATUSES)]
+    n_ok = sum(r['status'].startswith('ok') or r['status'].startswith('present') for r in rows)
+    print(f'\n{n_ok} of {len(rows)} present and as expected; {len(bad)} differ. Loaders refuse a file that differs '
+          f'unless {MISMATCH_ENV}=warn or ignore.')
+    return 1 if bad else 0
+
+# %% ../nbs/03a_datacard.ipynb #adc40c89
+def _data_fetch(a, root: Path) -> int:
+    "`culnig data fetch`: download the asked groups into `root`; exit code 1 when a download failed."
     groups = [g.strip() for g in a.datasets.split(',') if g.strip()] if a.datasets else None
     root.mkdir(parents=True, exist_ok=True)
     print(f'fetching into {root} ...')
@@ -585,3 +613,10 @@ def main_data(argv: list[str] | None = None) -> int:
     failed = [r for r in res if r['status'] == 'failed']
     print(f"\n{sum(r['status'] == 'downloaded' for r in res)} downloaded, {len(failed)} failed; manifest: {root/MANIFEST}")
     return 1 if failed else 0
+
+# %% ../nbs/03a_datacard.ipynb #7c4fea62
+def main_data(argv: list[str] | None = None) -> int:
+    "`culnig data check` / `culnig data fetch`: the benchmark files under the data root."
+    a = _data_parser().parse_args(argv)
+    root = Path(a.root).expanduser().resolve() if a.root else data_root()
+    return _data_check(root) if a.cmd == 'check' else _data_fetch(a, root)

@@ -16,20 +16,23 @@ from .core import CulnigError
 __all__ = ['world', 'is_distributed', 'is_main', 'init_distributed', 'shard_indices', 'gather_ordered', 'rank_path', 'barrier',
            'checkpoint_files', 'all_reduce_sum_', 'all_gather', 'backend', 'launch_command']
 
-# %% ../nbs/13_distributed.ipynb #52d011d2
+# %% ../nbs/13_distributed.ipynb #5cb9876c
 def world() -> tuple[int, int]:
     "(rank, world size): from the initialised process group, else $RANK/$WORLD_SIZE, else (0, 1)."
     if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
 
+# %% ../nbs/13_distributed.ipynb #a8d0d9bc
 def is_distributed() -> bool:
     "True when several processes work together (a launcher set WORLD_SIZE > 1)."
     return world()[1] > 1
 
+# %% ../nbs/13_distributed.ipynb #ea6bbd80
 def is_main() -> bool:
     "True on rank 0 (the process that writes results and prints)."
     return world()[0] == 0
 
+# %% ../nbs/13_distributed.ipynb #bf290f86
 def init_distributed(device: str | torch.device | None = None) -> tuple[int, int]:
     "Join the process group a launcher prepared (gloo on CPU, NCCL on CUDA); a no-op for a single process."
     if not is_distributed() or dist.is_initialized(): return world()
@@ -39,7 +42,7 @@ def init_distributed(device: str | torch.device | None = None) -> tuple[int, int
     dist.init_process_group(backend=backend)
     return world()
 
-# %% ../nbs/13_distributed.ipynb #4d0a2346
+# %% ../nbs/13_distributed.ipynb #ec02f1dd
 def shard_indices(n: int, rank: int | None = None, world_size: int | None = None) -> list[int]:
     "Indices of the items rank `rank` of `world_size` processes takes: rank, rank+W, rank+2W, ..."
     r, w = world()
@@ -47,6 +50,7 @@ def shard_indices(n: int, rank: int | None = None, world_size: int | None = None
     if not 0 <= rank < world_size: raise CulnigError(f"rank {rank} is outside a world of {world_size} processes")
     return list(range(rank, n, world_size))
 
+# %% ../nbs/13_distributed.ipynb #4848d971
 def gather_ordered(rows: Sequence, indices: Sequence[int], n: int) -> list:
     "All ranks' `rows` (row i belongs to item indices[i]) put back in item order; every rank gets the full list."
     if not is_distributed(): parts = [(list(indices), list(rows))]
@@ -60,17 +64,19 @@ def gather_ordered(rows: Sequence, indices: Sequence[int], n: int) -> list:
     if missing: raise CulnigError(f"items {missing[:5]} were evaluated by no rank; every rank must see the same records")
     return out
 
-# %% ../nbs/13_distributed.ipynb #8a832e80
+# %% ../nbs/13_distributed.ipynb #805a8f6b
 def rank_path(path, rank: int, world_size: int):
     "The file of rank `rank` for a per-rank file `path`: `DIR/x.ext` becomes `DIR/x.rank{rank}.ext` (`path` itself for one process)."
     if path is None or world_size == 1: return path
     p = Path(path)
     return p.with_name(f"{p.stem}.rank{rank}{p.suffix}")
 
+# %% ../nbs/13_distributed.ipynb #0f127909
 def barrier():
     "Wait for every rank (a no-op for one process)."
     if is_distributed() and dist.is_initialized(): dist.barrier()
 
+# %% ../nbs/13_distributed.ipynb #564ae2f7
 def checkpoint_files(path, own: bool = False) -> list[Path]:
     "Existing checkpoint files of a run: `path` itself and its per-rank siblings; `own=True`: only this rank's."
     p = Path(path)
@@ -79,11 +85,13 @@ def checkpoint_files(path, own: bool = False) -> list[Path]:
         return [q] if q.exists() else []
     return sorted(f for f in {p, *p.parent.glob(f'{p.stem}.rank*{p.suffix}')} if f.exists())
 
+# %% ../nbs/13_distributed.ipynb #3e2ac67c
 def all_reduce_sum_(t: torch.Tensor) -> torch.Tensor:
     "`t` summed over all ranks, in place (`all_reduce` SUM; `t` itself for one process)."
     if is_distributed(): dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
 
+# %% ../nbs/13_distributed.ipynb #b7c86ebd
 def all_gather(obj) -> list:
     "Every rank's `obj` (picklable), in rank order; `[obj]` for one process."
     if not is_distributed(): return [obj]
@@ -91,6 +99,7 @@ def all_gather(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
+# %% ../nbs/13_distributed.ipynb #9fdbf6b8
 def backend() -> str | None:
     "The process group's backend (`gloo`, `nccl`), or None without one."
     return dist.get_backend() if dist.is_available() and dist.is_initialized() else None

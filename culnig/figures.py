@@ -13,7 +13,7 @@ __all__ = ['COLORS', 'SITE_COLORS', 'GROUP_LABELS', 'METRIC_LABELS', 'DATASET_LA
            'ABLATION_ORDER', 'color', 'setup_style', 'save_figure', 'fig_layer_distribution', 'fig_conditions',
            'fig_cross_culture', 'fig_specific_sets', 'fig_deltas']
 
-# %% ../nbs/10a_figures.ipynb #7fe36f5f
+# %% ../nbs/10a_figures.ipynb #0ca1bbfd
 COLORS = {
     'baseline': '#8c8c8c', 'culture-general': '#d62728', 'random': '#1f77b4', 'culture-specific': '#9467bd',
     # filtering ablation variants (the full pipeline is the culture-general set itself)
@@ -21,19 +21,25 @@ COLORS = {
     # fine-tuning layer choices
     'most': '#d62728', 'least': '#2ca02c',
 }
+
 SITE_COLORS = {'mlp.gate_proj': '#2b6a99', 'self_attn.q_proj': '#f28e2b', 'self_attn.k_proj': '#59a14f', 'self_attn.v_proj': '#b07aa1'}
+
 GROUP_LABELS = {'cultural': 'Cultural benchmarks', 'nlu': 'NLU benchmarks'}
+
 METRIC_LABELS = {'paper': 'paper metric (argmax over the vocabulary)', 'options': 'restricted to the option labels',
                  'alignment': 'WVB alignment score', 'saq': 'short-answer match'}
+
 DATASET_LABELS = {'blend': 'BLEnD', 'blend_saq': 'BLEnD SAQ', 'culturalbench': 'CulturalBench', 'normad': 'NormAd',
                   'worldvaluesbench': 'WVB', 'countryrc': 'CountryRC', 'commonsenseqa': 'CSQA', 'qnli': 'QNLI', 'mrpc': 'MRPC',
                   'cultural (mean)': 'Cultural\n(mean)', 'nlu (mean)': 'NLU\n(mean)'}
+
 FULL_WIDTH, HALF_WIDTH = 7.0, 3.4
 
 def color(name: str) -> str:
     "The fixed colour of a condition (`random:3` and `random` share one)."
     return COLORS.get(name, COLORS.get(str(name).split(':')[0], '#333333'))
 
+# %% ../nbs/10a_figures.ipynb #8971c055
 def setup_style():
     "seaborn paper style used by every figure."
     import seaborn as sns, matplotlib as mpl
@@ -41,6 +47,7 @@ def setup_style():
     mpl.rcParams.update({'figure.dpi': 110, 'savefig.dpi': 200, 'axes.titlesize': 9, 'axes.labelsize': 8.5,
                          'xtick.labelsize': 7.5, 'ytick.labelsize': 7.5, 'legend.fontsize': 7.5, 'pdf.fonttype': 42})
 
+# %% ../nbs/10a_figures.ipynb #2e6f0f81
 def save_figure(fig, folder: str|Path, name: str) -> list[Path]:
     "Save `fig` as `folder/name.png` and `folder/name.pdf`; return both paths."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
@@ -49,6 +56,7 @@ def save_figure(fig, folder: str|Path, name: str) -> list[Path]:
         fig.savefig(p, bbox_inches='tight', metadata={'CreationDate': None} if p.suffix == '.pdf' else None)
     return paths
 
+# %% ../nbs/10a_figures.ipynb #9fb6fffa
 def _label(ds: str) -> str: return DATASET_LABELS.get(ds, ds)
 
 # %% ../nbs/10a_figures.ipynb #c5bb72e9
@@ -76,7 +84,7 @@ def fig_layer_distribution(counts, title: str = '', fractions: bool = False):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/10a_figures.ipynb #f0baf6d4
+# %% ../nbs/10a_figures.ipynb #336994f1
 GROUP_ORDER = ('cultural', 'nlu', 'country-rc')
 
 def _dataset_order(df) -> list[str]:
@@ -88,6 +96,7 @@ def _dataset_order(df) -> list[str]:
         out += [d for d in ds if '(mean)' not in d and d not in out] + [d for d in ds if '(mean)' in d and d not in out]
     return out
 
+# %% ../nbs/10a_figures.ipynb #fae84560
 def _separators(ax, df, order):
     "Dashed lines between benchmark groups."
     if 'group' not in df: return
@@ -95,12 +104,14 @@ def _separators(ax, df, order):
     for i in range(1, len(grp)):
         if grp[i] != grp[i - 1]: ax.axvline(i - 0.5, color='k', lw=0.8, ls='--')
 
+# %% ../nbs/10a_figures.ipynb #041f2312
 def _legend(ax, handles_labels=None, **kw):
     "A legend outside the axes, on the right."
     handles, labels = handles_labels or ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), frameon=False, loc='upper left', bbox_to_anchor=(1.01, 1.0), fontsize=7, **kw)
 
+# %% ../nbs/10a_figures.ipynb #0bd39080
 def fig_conditions(acc, metrics: Sequence[str] = ('paper', 'options'), conditions: Sequence[str] = ('baseline', 'culture-general', 'random'),
                    title: str = '', ylabel: str = 'accuracy (%)', merge: dict|None = None):
     "Figures 2 and 6: accuracy per benchmark under each condition, one panel per metric (`merge`: draw metric k in panel v)."

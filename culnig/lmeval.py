@@ -27,7 +27,7 @@ __all__ = ['TASK_DATASETS', 'CHOICE_MODES', 'MANIFEST', 'GROUP', 'METRIC_DOC', '
            'write_tasks', 'read_manifest', 'check_tasks', 'read_docs', 'run', 'cross_check', 'agreement',
            'merge_neuron_args', 'run_cli', 'lmeval_parser', 'main_lmeval']
 
-# %% ../nbs/15_lmeval.ipynb #95819d30
+# %% ../nbs/15_lmeval.ipynb #35322959
 def neuron_list(neurons) -> list:
     "The neuron sets that `neurons=` names: None/'' → [], a path, a list, 'a.json;b.json', or '[a.json,b.json]' (a string after lm-eval's CLI)."
     if neurons is None: return []
@@ -38,6 +38,7 @@ def neuron_list(neurons) -> list:
     if hasattr(neurons, 'top_neurons') or isinstance(neurons, dict): return [neurons]
     return list(neurons)
 
+# %% ../nbs/15_lmeval.ipynb #b90267b2
 def check_operation(operation: str, factor) -> float:
     "The factor as a float, after checking `operation` (suppress | enhance) and `factor` (a finite number)."
     if operation not in OPERATIONS:
@@ -49,6 +50,7 @@ def check_operation(operation: str, factor) -> float:
     if f != f or f in (float('inf'), float('-inf')): raise UnknownName(f"factor must be a finite number; got {factor!r}.")
     return f
 
+# %% ../nbs/15_lmeval.ipynb #2bb27624
 def load_sets(neurons, sitemap=None, model_name: str | None = None, allow_other_model: bool = False) -> tuple[list, list[dict]]:
     """Read (and, given a `sitemap`, check against the model) every neuron set: `(sets, descriptions)`. A set made for another
     model than `model_name` is refused first (`culnig.neuronset.check_model`), unless `allow_other_model`."""
@@ -67,7 +69,7 @@ def load_sets(neurons, sitemap=None, model_name: str | None = None, allow_other_
                              n_neurons=len(s.top_neurons) if hasattr(s, 'top_neurons') else None, model_name=getattr(s, 'model_name', None)))
     return sets, desc
 
-# %% ../nbs/15_lmeval.ipynb #7c0832ec
+# %% ../nbs/15_lmeval.ipynb #cccb3873
 class CulnigLM(HFLM):
     """lm-eval's Hugging Face model (`hf`, `HFLM`) with culnig's intervention active from construction on.
     `pretrained`: an embedded model name, a folder, a .gguf file or a hub id; `neurons`: neuron-set file(s);
@@ -102,22 +104,27 @@ class CulnigLM(HFLM):
         info['culnig'] = run_metadata(**self.culnig)
         return info
 
+# %% ../nbs/15_lmeval.ipynb #d02c49a8
 def register():
     "Register `CulnigLM` as lm-eval's model `culnig` (once; an entry-point placeholder for it is left to lm-eval to resolve)."
     if 'culnig' not in model_registry: register_model('culnig')(CulnigLM)
 
 register()
 
-# %% ../nbs/15_lmeval.ipynb #84d6fde7
+# %% ../nbs/15_lmeval.ipynb #833482ce
 TASK_DATASETS = ('blend', 'culturalbench', 'normad', 'countryrc', 'commonsenseqa', 'qnli', 'mrpc')
+
 CHOICE_MODES = ('culnig', 'labels')
+
 MANIFEST = 'culnig_tasks.json'
+
 GROUP = 'culnig'
 
 def task_name(dataset: str) -> str:
     "The lm-eval task name of a culnig dataset: `culnig_<dataset>`."
     return f'culnig_{dataset}'
 
+# %% ../nbs/15_lmeval.ipynb #91dd1d65
 def option_spellings(tokenizer, option: str) -> list[str]:
     "The continuation strings culnig's restricted metric scores for `option`: the option and/or ' option', whichever is one token."
     from culnig.evaluation import option_token_ids
@@ -154,7 +161,7 @@ def lmeval_docs(records, tokenizer, choices: str = 'culnig') -> list[dict]:
                          gold=[j for j, k in enumerate(owner) if k == g]))
     return docs
 
-# %% ../nbs/15_lmeval.ipynb #794bc0c9
+# %% ../nbs/15_lmeval.ipynb #c51c8cf4
 def task_config(name: str, data_file: Path, meta: dict) -> dict:
     "The lm-eval task YAML (as a dict) of one generated task: the local JSONL file, the prompt as context, `acc` over `choices`."
     return dict(task=name, tag=[GROUP], dataset_path='json', dataset_kwargs=dict(data_files=dict(test=str(data_file))),
@@ -163,6 +170,7 @@ def task_config(name: str, data_file: Path, meta: dict) -> dict:
                 metric_list=[dict(metric='acc', aggregation='mean', higher_is_better=True)],
                 metadata=dict(version=1.0, culnig=meta))
 
+# %% ../nbs/15_lmeval.ipynb #a75a5c50
 def write_tasks(out, datasets=TASK_DATASETS, *, model=DEFAULT_MODEL, split: str = 'heldout', countries=None,
                 limit_per_country: int | None = None, choices: str = 'culnig', root=None, overwrite: bool = False) -> Path:
     """Write lm-eval task YAMLs and their local data files into `out` (offline, from the data root) for `datasets`, with the
@@ -206,7 +214,7 @@ METRIC_DOC = {'culnig': "acc: argmax of the log-likelihood over every option's s
               'labels': "acc: argmax of the log-likelihood of the bare option labels is the gold label (lm-eval's usual "
                         "multiple choice over the letters)"}
 
-# %% ../nbs/15_lmeval.ipynb #d986e59e
+# %% ../nbs/15_lmeval.ipynb #b5179369
 def read_manifest(tasks_dir) -> dict:
     "The manifest of a folder written by `write_tasks`, after checking that every task's data file is there."
     d = Path(tasks_dir).expanduser()
@@ -219,6 +227,7 @@ def read_manifest(tasks_dir) -> dict:
                                   f"regenerate the folder with `culnig lmeval tasks --out {d} --overwrite`.")
     return man
 
+# %% ../nbs/15_lmeval.ipynb #a415cf3a
 def _task_list(tasks) -> list[str]:
     return [tasks] if isinstance(tasks, str) else list(tasks)
 
@@ -263,7 +272,7 @@ def run(model=DEFAULT_MODEL, tasks=(task_name('blend'),), *, neuron_sets=None, o
     return simple_evaluate(model='culnig', model_args=args, tasks=_task_list(tasks), task_manager=tm, limit=limit,
                            batch_size=batch_size, device=str(resolve_device(device)), log_samples=log_samples, **kwargs)
 
-# %% ../nbs/15_lmeval.ipynb #8490d732
+# %% ../nbs/15_lmeval.ipynb #4e9247d8
 _KEY = ('dataset', 'country', 'id', 'instruction_id')
 
 def cross_check(tasks_dir, task: str = task_name('blend'), *, model=DEFAULT_MODEL, limit: int | None = 20, batch_size=8,
@@ -304,6 +313,7 @@ def cross_check(tasks_dir, task: str = task_name('blend'), *, model=DEFAULT_MODE
                          culnig_p_gold=float(o['p_gold_restricted']), lmeval_p_gold=float(p[g])))
     return pd.DataFrame(rows)
 
+# %% ../nbs/15_lmeval.ipynb #517d9b48
 def agreement(table) -> dict:
     "Summary of a `cross_check` table: items, both accuracies, items where the predictions differ, the largest |Δ p(gold)|."
     import numpy as np
@@ -317,7 +327,7 @@ def agreement(table) -> dict:
         out[f'{c}_disagree'] = int((t.culnig_pred != t[f'{c}_pred']).sum())
     return out
 
-# %% ../nbs/15_lmeval.ipynb #056d567d
+# %% ../nbs/15_lmeval.ipynb #0b9052e0
 def merge_neuron_args(argv: list[str]) -> list[str]:
     "lm-eval keeps only the last of repeated `neurons=` keys in `--model_args`; join them into one `neurons=a;b` first."
     out, i = [], 0
@@ -339,19 +349,7 @@ def merge_neuron_args(argv: list[str]) -> list[str]:
         else: out.append(a); i += 1
     return out
 
-def run_cli(argv: list[str]) -> int:
-    "lm-eval's own command line (`lm_eval run ...`) with the `culnig` model registered: what `culnig lmeval run` calls."
-    from lm_eval.__main__ import cli_evaluate
-    argv = merge_neuron_args(list(argv))
-    if '--model' in argv and argv[argv.index('--model') + 1:argv.index('--model') + 2] == ['culnig']:
-        _precheck(argv)
-    old = sys.argv
-    sys.argv = ['lm_eval', *(argv if argv and argv[0] in ('run', 'ls', 'validate') else ['run', *argv])]
-    try: cli_evaluate()
-    except SystemExit as e: return int(e.code or 0)
-    finally: sys.argv = old
-    return 0
-
+# %% ../nbs/15_lmeval.ipynb #dc535751
 def _precheck(argv: list[str]):
     "Check operation, factor, neuron files and --include_path's task files before lm-eval loads anything."
     from lm_eval._cli.utils import key_val_to_dict
@@ -365,7 +363,21 @@ def _precheck(argv: list[str]):
         p = Path(argv[argv.index('--include_path') + 1])
         if (p/MANIFEST).exists(): read_manifest(p)
 
-# %% ../nbs/15_lmeval.ipynb #af144454
+# %% ../nbs/15_lmeval.ipynb #3b27d409
+def run_cli(argv: list[str]) -> int:
+    "lm-eval's own command line (`lm_eval run ...`) with the `culnig` model registered: what `culnig lmeval run` calls."
+    from lm_eval.__main__ import cli_evaluate
+    argv = merge_neuron_args(list(argv))
+    if '--model' in argv and argv[argv.index('--model') + 1:argv.index('--model') + 2] == ['culnig']:
+        _precheck(argv)
+    old = sys.argv
+    sys.argv = ['lm_eval', *(argv if argv and argv[0] in ('run', 'ls', 'validate') else ['run', *argv])]
+    try: cli_evaluate()
+    except SystemExit as e: return int(e.code or 0)
+    finally: sys.argv = old
+    return 0
+
+# %% ../nbs/15_lmeval.ipynb #67972b43
 def lmeval_parser() -> argparse.ArgumentParser:
     from culnig.options import add_model_options, add_split_option, add_country_options
     from culnig.data import LIMIT_HELP
@@ -392,30 +404,42 @@ def lmeval_parser() -> argparse.ArgumentParser:
     c.add_argument('--out', default=None, help='write the item table (CSV) here')
     return p
 
-def main_lmeval(argv: list[str] | None = None) -> int:
-    "`culnig lmeval tasks|run|check`."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ['run']:
-        rest = argv[1:]
-        if not rest or rest[0] in ('-h', '--help'):
-            print("culnig lmeval run <lm_eval run options>: lm-eval's own command line with the model `culnig` registered, e.g.\n"
-                  "  culnig lmeval run --model culnig --model_args pretrained=smollm2-135m-instruct,neurons=general.json,operation=suppress \\\n"
-                  "      --include_path TASKS --tasks culnig_blend --limit 20\n"
-                  "lm_eval (0.4.13) finds models only in its own registry, so `lm_eval --model culnig` alone cannot see culnig.\n")
-            if rest: return run_cli(['run', '--help'])
-            return 0
-        return run_cli(rest)
-    a = lmeval_parser().parse_args(argv)
-    if a.sub == 'tasks':
-        from culnig.options import split_of
-        out = write_tasks(a.out, a.datasets, model=a.model, split=split_of(a), countries=a.countries,
-                          limit_per_country=a.limit_per_country, choices=a.choices, overwrite=a.overwrite)
-        man = read_manifest(out)
-        for name, t in man['tasks'].items(): print(f"{name}: {t['n_docs']} documents ({t['dataset']}, split {t['split']})")
-        print(f"wrote {out}; run e.g.: culnig lmeval run --model culnig --model_args pretrained={a.model} --include_path {out} "
-              f"--tasks {' '.join(man['tasks'])}   (all of them: --tasks {GROUP})")
+# %% ../nbs/15_lmeval.ipynb #eaa299a6
+def _lmeval_run(rest: list[str]) -> int:
+    "`culnig lmeval run ...`: lm-eval's own command line; without options (or with --help) a note on why it exists first."
+    if not rest or rest[0] in ('-h', '--help'):
+        print("culnig lmeval run <lm_eval run options>: lm-eval's own command line with the model `culnig` registered, e.g.\n"
+              "  culnig lmeval run --model culnig --model_args pretrained=smollm2-135m-instruct,neurons=general.json,operation=suppress \\\n"
+              "      --include_path TASKS --tasks culnig_blend --limit 20\n"
+              "lm_eval (0.4.13) finds models only in its own registry, so `lm_eval --model culnig` alone cannot see culnig.\n")
+        if rest: return run_cli(['run', '--help'])
         return 0
+    return run_cli(rest)
+
+# %% ../nbs/15_lmeval.ipynb #9c09bce8
+def _lmeval_tasks(a) -> int:
+    "`culnig lmeval tasks`: write the task folder and say how to run it."
+    from culnig.options import split_of
+    out = write_tasks(a.out, a.datasets, model=a.model, split=split_of(a), countries=a.countries,
+                      limit_per_country=a.limit_per_country, choices=a.choices, overwrite=a.overwrite)
+    man = read_manifest(out)
+    for name, t in man['tasks'].items(): print(f"{name}: {t['n_docs']} documents ({t['dataset']}, split {t['split']})")
+    print(f"wrote {out}; run e.g.: culnig lmeval run --model culnig --model_args pretrained={a.model} --include_path {out} "
+          f"--tasks {' '.join(man['tasks'])}   (all of them: --tasks {GROUP})")
+    return 0
+
+# %% ../nbs/15_lmeval.ipynb #f88c052e
+def _lmeval_check(a) -> int:
+    "`culnig lmeval check`: the agreement of culnig and lm-eval on one task (the item table with --out)."
     table = cross_check(a.tasks_dir, a.task, model=a.model, limit=a.limit, device=a.device)
     if a.out: prepare_output(a.out, is_file=True); table.to_csv(a.out, index=False)
     print(json.dumps(agreement(table), indent=1))
     return 0
+
+# %% ../nbs/15_lmeval.ipynb #00e8ba56
+def main_lmeval(argv: list[str] | None = None) -> int:
+    "`culnig lmeval tasks|run|check`."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['run']: return _lmeval_run(argv[1:])
+    a = lmeval_parser().parse_args(argv)
+    return _lmeval_tasks(a) if a.sub == 'tasks' else _lmeval_check(a)

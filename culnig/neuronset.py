@@ -47,7 +47,7 @@ def _check_entry(i: int, e, where: str) -> dict:
     out.setdefault('attribute_score', None)
     return out
 
-# %% ../nbs/06_neuronset.ipynb #ed1295e4
+# %% ../nbs/06_neuronset.ipynb #317d2cde
 def _site_rank(name: str) -> int:
     return CANONICAL_SITES.index(name) if name in CANONICAL_SITES else len(CANONICAL_SITES)
 
@@ -79,20 +79,6 @@ class NeuronSet:
         neuron = torch.tensor([e['neuron_idx'] for e in self.top_neurons], dtype=torch.long)
         return names, site, layer, neuron
 
-    def index(self) -> dict[tuple[str, int], torch.Tensor]:
-        "`{(module_name, layer_idx): LongTensor of sorted unique neuron indices}`, keys in site then layer order."
-        if not self.top_neurons: return {}
-        names, site, layer, neuron = self.arrays()
-        order = sorted(range(len(names)), key=lambda i: (_site_rank(names[i]), names[i]))
-        remap = torch.empty(len(names), dtype=torch.long); remap[torch.tensor(order)] = torch.arange(len(names))
-        key = (remap[site] << 40) | (layer << 24) | neuron          # site, layer, neuron: all sortable as one integer
-        key = torch.unique(key)                                       # sorted and unique
-        groups, counts = torch.unique_consecutive(key >> 24, return_counts=True)
-        out = {}
-        for g, chunk in zip(groups.tolist(), torch.split(key & ((1 << 24) - 1), counts.tolist())):
-            out[(names[order[g >> 16]], g & 0xFFFF)] = chunk
-        return out
-
     def codes(self) -> torch.Tensor:
         "Sorted unique int64 codes of the neurons (site, layer, neuron packed; canonical sites get fixed codes), for set algebra."
         if not self.top_neurons: return torch.empty(0, dtype=torch.long)
@@ -116,7 +102,24 @@ class NeuronSet:
         c = f", country={self.country!r}" if self.country else ''
         return f"NeuronSet(kind={self.kind!r}{c}, model={self.model_name!r}, neurons={len(self)}, per site={self.counts()})"
 
-# %% ../nbs/06_neuronset.ipynb #c8d6cd53
+# %% ../nbs/06_neuronset.ipynb #e4698527
+def _index(self: NeuronSet) -> dict[tuple[str, int], torch.Tensor]:
+    "`{(module_name, layer_idx): LongTensor of sorted unique neuron indices}`, keys in site then layer order."
+    if not self.top_neurons: return {}
+    names, site, layer, neuron = self.arrays()
+    order = sorted(range(len(names)), key=lambda i: (_site_rank(names[i]), names[i]))
+    remap = torch.empty(len(names), dtype=torch.long); remap[torch.tensor(order)] = torch.arange(len(names))
+    key = (remap[site] << 40) | (layer << 24) | neuron          # site, layer, neuron: all sortable as one integer
+    key = torch.unique(key)                                       # sorted and unique
+    groups, counts = torch.unique_consecutive(key >> 24, return_counts=True)
+    out = {}
+    for g, chunk in zip(groups.tolist(), torch.split(key & ((1 << 24) - 1), counts.tolist())):
+        out[(names[order[g >> 16]], g & 0xFFFF)] = chunk
+    return out
+
+NeuronSet.index = _index
+
+# %% ../nbs/06_neuronset.ipynb #55f0e9b9
 def _layout(sitemap) -> tuple[int, dict]:
     if isinstance(sitemap, Mapping):
         if 'n_layers' not in sitemap or 'widths' not in sitemap:
@@ -156,6 +159,7 @@ def _made_for(ns) -> str:
 
 NeuronSet.validate = _validate
 
+# %% ../nbs/06_neuronset.ipynb #afc6c485
 def _model_key(name) -> str:
     s = str(name).strip().rstrip('/').split('@')[0]
     return s.replace('\\', '/').rsplit('/', 1)[-1].casefold()
@@ -170,9 +174,19 @@ def check_model(ns: NeuronSet, model_name: str | None, allow_other_model: bool =
                              f"pass --allow-other-model (allow_other_model=True) if you mean to apply this set to it anyway.")
     return ns
 
-# %% ../nbs/06_neuronset.ipynb #e7fb5250
+# %% ../nbs/06_neuronset.ipynb #c9ee02f6
+def _save(self: NeuronSet, path: str | Path, overwrite: bool = False) -> Path:
+    "Write the set as JSON; refuse to replace an existing file unless `overwrite`."
+    from culnig.core import atomic_write
+    path = prepare_output(path, overwrite=overwrite, is_file=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False, default=str)))
+    return path
+
+# %% ../nbs/06_neuronset.ipynb #73d31716
 _ORIG_GENERAL = re.compile(r'^all_neurons_(?P<datasets>.+)_max\.json$')
+
 _ORIG_RANDOM = re.compile(r'^all_neurons_random(?P<seed>\d+)\.json$')
+
 _ORIG_SPECIFIC = re.compile(r'^(?P<country>[A-Za-z]+)_neurons_(?P<datasets>.+)_all\.json$')
 
 def _infer_original(name: str) -> dict:
@@ -184,13 +198,7 @@ def _infer_original(name: str) -> dict:
         return dict(kind='specific', country=country, params={'datasets': m['datasets']})
     return dict(kind='original', params={})
 
-def _save(self: NeuronSet, path: str | Path, overwrite: bool = False) -> Path:
-    "Write the set as JSON; refuse to replace an existing file unless `overwrite`."
-    from culnig.core import atomic_write
-    path = prepare_output(path, overwrite=overwrite, is_file=True)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False, default=str)))
-    return path
-
+# %% ../nbs/06_neuronset.ipynb #1cba2026
 def _from_dict(d, where: str = 'neuron set', name: str = '') -> NeuronSet:
     if not isinstance(d, Mapping):
         raise NeuronSetError(f"{where}: expected a JSON object with 'top_neurons'; got {type(d).__name__}.")
@@ -212,6 +220,7 @@ def _from_dict(d, where: str = 'neuron set', name: str = '') -> NeuronSet:
     ns.top_neurons = top
     return ns
 
+# %% ../nbs/06_neuronset.ipynb #3755a2a7
 def _load(cls, path: str | Path) -> NeuronSet:
     "Read a neuron-set file (culnig's or the original code's)."
     path = Path(path)
@@ -225,6 +234,7 @@ NeuronSet.save = _save
 NeuronSet.load = classmethod(_load)
 NeuronSet.from_dict = staticmethod(_from_dict)
 
+# %% ../nbs/06_neuronset.ipynb #0c0e09c2
 def load_neuron_set(path: str | Path, sitemap=None, model_name: str | None = None, allow_other_model: bool = False) -> NeuronSet:
     """`NeuronSet.load(path)`, validated against `sitemap` (a SiteMap, a Scores table or a layout dict) when given, and refused
     when it names another model than `model_name` (see `check_model`)."""

@@ -17,20 +17,24 @@ from .core import (CulnigError, UnknownName, PAPER_COUNTRIES, prepare_output, sh
 __all__ = ['SCORES_FILE', 'META_FILE', 'FORMAT_NAME', 'FORMAT_VERSION', 'ScoreFileError', 'ScoreFileMissing', 'score_key',
            'Scores', 'load_scores', 'merge_scores', 'import_original', 'to_original']
 
-# %% ../nbs/04_scorefile.ipynb #3e94adc6
+# %% ../nbs/04_scorefile.ipynb #02bbe6be
 class ScoreFileError(CulnigError, ValueError):
     "A score folder or score table is malformed; the message names the file and the field."
 
+# %% ../nbs/04_scorefile.ipynb #6b86669b
 class ScoreFileMissing(CulnigError, FileNotFoundError):
     "No score folder where one was expected."
 
+# %% ../nbs/04_scorefile.ipynb #2abbada2
 SCORES_FILE, META_FILE = 'scores.safetensors', 'scores.json'
+
 FORMAT_NAME, FORMAT_VERSION = 'culnig.scores', 1
 
 def score_key(dataset: str, site: str) -> str:
     "The tensor key of `dataset`'s scores at `site`: `'<dataset>/<site>'`."
     return f'{dataset}/{site}'
 
+# %% ../nbs/04_scorefile.ipynb #9f03706d
 def _tensor_sha256(t: torch.Tensor) -> str:
     import hashlib
     return hashlib.sha256(t.contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b'').hexdigest()
@@ -71,36 +75,9 @@ def _check_meta(meta: Mapping, where: str = 'meta') -> dict:
     out.setdefault('culnig_version', culnig_version())
     return out
 
-# %% ../nbs/04_scorefile.ipynb #8a1274c3
-class Scores:
-    "Per-country neuron score sums: `tensors {'<dataset>/<site>': float32 [countries, layers, width]}` and `meta`."
-    def __init__(self, tensors: Mapping[str, torch.Tensor], meta: Mapping):
-        meta = _check_meta(meta)
-        C, L = len(meta['countries']), meta['n_layers']
-        want = {score_key(d, s): (C, L, w) for d in meta['datasets'] for s, w in meta['sites'].items()}
-        extra = sorted(set(tensors) - set(want))
-        _need(not extra, f"tensors {extra} do not match any dataset/site of the metadata "
-                         f"(datasets {list(meta['datasets'])}, sites {list(meta['sites'])}).")
-        missing = [k for k in want if k not in tensors]
-        _need(not missing, f"missing score tensors {missing}: every dataset needs one tensor per site.")
-        self.tensors = {}
-        for k, shape in want.items():
-            t = tensors[k]
-            _need(isinstance(t, torch.Tensor), f"tensor {k!r} is a {type(t).__name__}, not a torch.Tensor.")
-            _need(t.is_floating_point(), f"tensor {k!r} has dtype {t.dtype}; scores must be floating point.")
-            _need(tuple(t.shape) == shape, f"tensor {k!r} has shape {tuple(t.shape)}; expected {shape} "
-                                           f"= [countries, layers, width of {k.split('/', 1)[1]}].")
-            self.tensors[k] = t.detach().to('cpu', torch.float32).contiguous()
-        self.meta = meta
-        self._hashes = None
-        self.path = None      # the folder it was loaded from, if any
-
-    countries = property(lambda self: list(self.meta['countries']), doc="Country names in tensor order.")
-    datasets = property(lambda self: list(self.meta['datasets']), doc="Dataset names.")
-    sites = property(lambda self: dict(self.meta['sites']), doc="`{site: width}`.")
-    n_layers = property(lambda self: self.meta['n_layers'])
-    model_name = property(lambda self: (self.meta.get('model') or {}).get('name'))
-
+# %% ../nbs/04_scorefile.ipynb #c3dee48e
+class _ScoreLookups:
+    "The lookups of `Scores` by dataset, site and country (a base class of `Scores`, in its own cell to keep cells short)."
     def check_dataset(self, dataset):
         "Raise `UnknownName` (listing the table's datasets) unless `dataset` has scores here."
         if dataset not in self.meta['datasets']:
@@ -145,6 +122,36 @@ class Scores:
         "Number of scored neurons over `sites` (default: all) and all layers."
         sites = list(self.meta['sites']) if sites is None else list(sites)
         return sum(self.n_layers * self.meta['sites'][s] for s in sites)
+
+# %% ../nbs/04_scorefile.ipynb #3550fe8c
+class Scores(_ScoreLookups):
+    "Per-country neuron score sums: `tensors {'<dataset>/<site>': float32 [countries, layers, width]}` and `meta`."
+    def __init__(self, tensors: Mapping[str, torch.Tensor], meta: Mapping):
+        meta = _check_meta(meta)
+        C, L = len(meta['countries']), meta['n_layers']
+        want = {score_key(d, s): (C, L, w) for d in meta['datasets'] for s, w in meta['sites'].items()}
+        extra = sorted(set(tensors) - set(want))
+        _need(not extra, f"tensors {extra} do not match any dataset/site of the metadata "
+                         f"(datasets {list(meta['datasets'])}, sites {list(meta['sites'])}).")
+        missing = [k for k in want if k not in tensors]
+        _need(not missing, f"missing score tensors {missing}: every dataset needs one tensor per site.")
+        self.tensors = {}
+        for k, shape in want.items():
+            t = tensors[k]
+            _need(isinstance(t, torch.Tensor), f"tensor {k!r} is a {type(t).__name__}, not a torch.Tensor.")
+            _need(t.is_floating_point(), f"tensor {k!r} has dtype {t.dtype}; scores must be floating point.")
+            _need(tuple(t.shape) == shape, f"tensor {k!r} has shape {tuple(t.shape)}; expected {shape} "
+                                           f"= [countries, layers, width of {k.split('/', 1)[1]}].")
+            self.tensors[k] = t.detach().to('cpu', torch.float32).contiguous()
+        self.meta = meta
+        self._hashes = None
+        self.path = None      # the folder it was loaded from, if any
+
+    countries = property(lambda self: list(self.meta['countries']), doc="Country names in tensor order.")
+    datasets = property(lambda self: list(self.meta['datasets']), doc="Dataset names.")
+    sites = property(lambda self: dict(self.meta['sites']), doc="`{site: width}`.")
+    n_layers = property(lambda self: self.meta['n_layers'])
+    model_name = property(lambda self: (self.meta.get('model') or {}).get('name'))
 
     def tensor_hashes(self) -> dict:
         "`{key: sha256 of the tensor's bytes}` (cached)."
@@ -223,7 +230,7 @@ def load_scores(path: str | Path, verify: bool = False) -> Scores:
     sc.path = path
     return sc
 
-# %% ../nbs/04_scorefile.ipynb #fa0cd541
+# %% ../nbs/04_scorefile.ipynb #72a456c4
 def merge_scores(*tables: Scores) -> Scores:
     "One table holding the datasets of all `tables` (same layers and site widths; datasets must not repeat)."
     _need(len(tables) > 0, "merge_scores needs at least one score table.")
@@ -252,6 +259,7 @@ def merge_scores(*tables: Scores) -> Scores:
     meta.pop('tensors', None)
     return Scores(tensors, meta)
 
+# %% ../nbs/04_scorefile.ipynb #1e405e61
 def _subset(self: Scores, datasets: Iterable[str] | None = None, sites: Iterable[str] | None = None) -> Scores:
     "The same table restricted to `datasets` and `sites`."
     datasets = self.datasets if datasets is None else list(datasets)
@@ -266,25 +274,25 @@ Scores.merge = lambda self, *others: merge_scores(self, *others)
 Scores.merge.__doc__ = "`merge_scores(self, *others)`."
 Scores.subset = _subset
 
-# %% ../nbs/04_scorefile.ipynb #53f0f913
+# %% ../nbs/04_scorefile.ipynb #a7b47e3a
 _KEY = re.compile(r'^(?P<site>.+)_(?P<layer>\d+)_(?P<neuron>\d+)$')
 
 def _order_countries(names: Iterable[str]) -> list[str]:
     names = list(dict.fromkeys(names))
     return [c for c in PAPER_COUNTRIES if c in names] + [c for c in names if c not in PAPER_COUNTRIES]
 
-def _import_one(path: Path, model: str | None) -> Scores:
+# %% ../nbs/04_scorefile.ipynb #e46f31e8
+def _read_original(path: Path) -> dict:
     try: raw = json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ScoreFileError(f"{path} is not valid JSON ({e}).") from None
     for k in ('neuron_scores', 'dataset_ids'):
         _need(isinstance(raw, dict) and isinstance(raw.get(k), dict),
               f"{path}: not an original CULNIG score file (needs the dict field {k!r}; has {sorted(raw) if isinstance(raw, dict) else type(raw).__name__}).")
-    ns, ids = raw['neuron_scores'], raw['dataset_ids']
-    _need(len(ns) > 0, f"{path}: 'neuron_scores' is empty.")
-    stem = path.name[:-len('_max_scores.json')] if path.name.endswith('_max_scores.json') else path.stem
-    dataset = next(iter(ids)) if len(ids) == 1 else stem
-    sample_ids = [i for v in ids.values() for i in v]
-    # parse keys (one pass over the dict: the original file has one entry per neuron)
+    return raw
+
+# %% ../nbs/04_scorefile.ipynb #55ec2696
+def _parse_keys(path: Path, ns: dict):
+    "Parse every `<site>_<layer>_<neuron>` key (one pass over the dict: the original file has one entry per neuron)."
     sites, layers, neurons, rows = [], [], [], []
     first_countries = None
     for key, per_country in ns.items():
@@ -294,6 +302,11 @@ def _import_one(path: Path, model: str | None) -> Scores:
         sites.append(m['site']); layers.append(int(m['layer'])); neurons.append(int(m['neuron']))
         if first_countries is None: first_countries = tuple(per_country)
         rows.append(per_country)
+    return sites, layers, neurons, rows, first_countries
+
+# %% ../nbs/04_scorefile.ipynb #04b90704
+def _score_matrix(path: Path, rows: list, first_countries: tuple):
+    "The `[neurons, countries]` float64 scores, countries in the paper's order, and the set of countries found."
     same = all(len(r) == len(first_countries) and tuple(r) == first_countries for r in rows)
     countries = _order_countries(first_countries if same else [c for r in rows for c in r])
     found = set(countries)
@@ -304,6 +317,11 @@ def _import_one(path: Path, model: str | None) -> Scores:
         else:
             vals = torch.tensor([[r.get(c, 0.0) for c in countries] for r in rows], dtype=torch.float64)
     except (TypeError, ValueError) as e: raise ScoreFileError(f"{path}: a neuron score is not a number ({e}).") from None
+    return countries, found, vals
+
+# %% ../nbs/04_scorefile.ipynb #6a8e2380
+def _site_tensors(path: Path, dataset: str, countries: list, sites: list, layers: list, neurons: list, vals):
+    "One `[countries, layers, width]` tensor per site; every (layer, neuron) must appear exactly once."
     site_names = list(dict.fromkeys(sites))
     site_idx = torch.tensor([site_names.index(s) for s in sites]) if len(site_names) > 1 else torch.zeros(len(sites), dtype=torch.long)
     layer_t, neuron_t = torch.tensor(layers), torch.tensor(neurons)
@@ -323,6 +341,19 @@ def _import_one(path: Path, model: str | None) -> Scores:
         t[flat] = vals[sel]
         tensors[score_key(dataset, s)] = t.T.reshape(len(countries), n_layers, w).float()
         widths[s] = w
+    return n_layers, widths, tensors
+
+# %% ../nbs/04_scorefile.ipynb #758c02f3
+def _import_one(path: Path, model: str | None) -> Scores:
+    raw = _read_original(path)
+    ns, ids = raw['neuron_scores'], raw['dataset_ids']
+    _need(len(ns) > 0, f"{path}: 'neuron_scores' is empty.")
+    stem = path.name[:-len('_max_scores.json')] if path.name.endswith('_max_scores.json') else path.stem
+    dataset = next(iter(ids)) if len(ids) == 1 else stem
+    sample_ids = [i for v in ids.values() for i in v]
+    sites, layers, neurons, rows, first_countries = _parse_keys(path, ns)
+    countries, found, vals = _score_matrix(path, rows, first_countries)
+    n_layers, widths, tensors = _site_tensors(path, dataset, countries, sites, layers, neurons, vals)
     sum_p = {c: float(p) for c, p in (raw.get('total_probabilities_per_country') or {}).items()}
     for c in sum_p:
         if c not in countries: countries.append(c)
@@ -338,6 +369,7 @@ def _import_one(path: Path, model: str | None) -> Scores:
                 data_hashes={path.name: sha256_file(path)})
     return Scores(tensors, meta)
 
+# %% ../nbs/04_scorefile.ipynb #ce43b24e
 def import_original(path: str | Path | Iterable[str | Path], model: str | None = None) -> Scores:
     "Read the original code's `*_max_scores.json` (a file, a list of files, or a folder of them) into one `Scores`."
     if isinstance(path, (str, Path)):

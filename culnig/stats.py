@@ -16,12 +16,16 @@ __all__ = ['ITEM_KEYS', 'ALL', 'METRICS', 'METRIC_COLUMNS', 'GROUP_MEAN', 'item_
            'stratified_diff', 'accuracy_table', 'paired_table', 'versus_random', 'cross_culture_row', 'pp', 'verdict',
            'versus_lines']
 
-# %% ../nbs/09a_stats.ipynb #88c06a4d
+# %% ../nbs/09a_stats.ipynb #b4e2091f
 ITEM_KEYS = ('dataset', 'country', 'id', 'instruction_id')     # one evaluated item
+
 ALL = 'all'                                                    # the label of a group over every value
+
 METRICS = {'accuracy_paper': 'correct_paper', 'accuracy_restricted': 'correct_restricted', 'accuracy_saq': 'correct_saq',
            'alignment_paper': 'alignment', 'alignment_restricted': 'alignment_restricted'}    # evaluation name -> item column
+
 METRIC_COLUMNS = {'correct_paper': 'paper', 'correct_restricted': 'options', 'correct_saq': 'saq', 'alignment': 'alignment'}  # item column -> study name
+
 GROUP_MEAN = {'cultural': 'cultural (mean)', 'nlu': 'nlu (mean)'}
 
 def item_uid(items: pd.DataFrame) -> pd.Series:
@@ -30,6 +34,7 @@ def item_uid(items: pd.DataFrame) -> pd.Series:
     for k in ITEM_KEYS[1:]: out = out + '/' + items[k].astype(str)
     return out
 
+# %% ../nbs/09a_stats.ipynb #09d1bcf3
 def metric_column(metric: str) -> str:
     "The per-item column a metric measures, from its evaluation name (`accuracy_restricted`), study name (`options`) or column."
     if metric in METRICS: return METRICS[metric]
@@ -38,11 +43,12 @@ def metric_column(metric: str) -> str:
     if metric in METRICS.values(): return metric
     raise UnknownName(f"Unknown metric {metric!r}; known: {', '.join(METRICS)} (evaluation), {', '.join(short)} (study).")
 
+# %% ../nbs/09a_stats.ipynb #30a0aba5
 def interval_key(dataset, metric: str, *labels) -> str:
     "The key that seeds an interval: dataset, the labels that are not `ALL` (country, split), and the metric's item column."
     return '|'.join([str(dataset), *[str(l) for l in labels if l != ALL], metric_column(metric)])
 
-# %% ../nbs/09a_stats.ipynb #34bb02c4
+# %% ../nbs/09a_stats.ipynb #c8b2993a
 def _group_rng(seed: int, key) -> np.random.Generator:
     return np.random.default_rng(stable_seed(f'{seed}|{key}'))
 
@@ -62,6 +68,7 @@ def bootstrap_means(x, n_boot: int = 1000, seed: int = 0, key: str = '') -> np.n
         out[s:s + m] = x[rng.integers(0, n, size=(m, n))].mean(1)
     return out
 
+# %% ../nbs/09a_stats.ipynb #37b8208c
 def percentile_interval(boot, level: float = 0.95) -> tuple[float, float]:
     "`(low, high)` percentile interval of bootstrap values (NaN resamples ignored; NaNs when there are none)."
     boot = np.asarray(boot, dtype=float)
@@ -69,12 +76,14 @@ def percentile_interval(boot, level: float = 0.95) -> tuple[float, float]:
     a = (1 - level) / 2
     return tuple(float(v) for v in np.nanquantile(boot, [a, 1 - a]))
 
+# %% ../nbs/09a_stats.ipynb #0ad71a5e
 def bootstrap_ci(x, n_boot: int = 1000, seed: int = 0, level: float = 0.95, key: str = '') -> tuple[float, float, float]:
     "`(mean, low, high)`: the mean of `x` and its percentile bootstrap interval."
     x = np.asarray(x, dtype=float); x = x[~np.isnan(x)]
     if len(x) == 0: return (np.nan, np.nan, np.nan)
     return (float(x.mean()), *percentile_interval(bootstrap_means(x, n_boot, seed, key), level))
 
+# %% ../nbs/09a_stats.ipynb #bf4f5932
 def mcnemar_p(a, b) -> float:
     "Exact two-sided McNemar p-value for paired 0/1 outcomes `a`, `b`."
     a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
@@ -85,6 +94,7 @@ def mcnemar_p(a, b) -> float:
     m = max(logs)
     return float(min(1.0, 2 * math.exp(m) * sum(math.exp(l - m) for l in logs)))
 
+# %% ../nbs/09a_stats.ipynb #34b520d7
 def paired_p(a, b) -> tuple[float, str]:
     "`(p-value, test name)` for paired outcomes: exact McNemar for 0/1 values, else a normal-approximation paired t-test."
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -95,7 +105,7 @@ def paired_p(a, b) -> tuple[float, str]:
     z = d.mean() / (sd / math.sqrt(len(d)))
     return float(math.erfc(abs(z) / math.sqrt(2))), 'paired_z'
 
-# %% ../nbs/09a_stats.ipynb #b1729193
+# %% ../nbs/09a_stats.ipynb #1df02559
 def paired_diff(a, b, *, key: str, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict|None:
     "n, mean a, mean b, diff = b − a, its bootstrap interval and p-value on the items where both are known (None if none)."
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -106,6 +116,7 @@ def paired_diff(a, b, *, key: str, n_boot: int = 1000, seed: int = 0, level: flo
     p, test = paired_p(a, b)
     return dict(n=int(ok.sum()), a=float(a.mean()), b=float(b.mean()), diff=diff, ci_low=lo, ci_high=hi, p_value=p, test=test)
 
+# %% ../nbs/09a_stats.ipynb #89f95300
 def stratified_diff(pairs: dict, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float, int]:
     "`(diff, low, high, n)` of the mean over strata `{key: (a, b)}` of mean(b − a); each stratum resampled alone with its key."
     deltas, boots, n = [], [], 0
@@ -116,7 +127,7 @@ def stratified_diff(pairs: dict, *, n_boot: int = 1000, seed: int = 0, level: fl
     lo, hi = percentile_interval(np.mean(boots, axis=0), level)
     return float(np.mean(deltas)), lo, hi, n
 
-# %% ../nbs/09a_stats.ipynb #3c40fb64
+# %% ../nbs/09a_stats.ipynb #941d2b30
 def accuracy_table(items, n_boot: int = 1000, seed: int = 0):
     "Mean score (%) with a 95% bootstrap interval per (condition, seed, dataset, group, metric)."
     rows = []
@@ -127,6 +138,7 @@ def accuracy_table(items, n_boot: int = 1000, seed: int = 0):
                          ci_low=100 * lo, ci_high=100 * hi, n=len(s)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09a_stats.ipynb #6208e618
 def _aligned(items, cond_mask, base_mask) -> dict:
     "{(dataset, group, metric): (baseline scores, condition scores)} on the items both have."
     out = {}
@@ -140,11 +152,13 @@ def _aligned(items, cond_mask, base_mask) -> dict:
         out[(ds, groups[(ds, m)], m)] = (d['b'].to_numpy(dtype=float), d['c'].to_numpy(dtype=float))
     return out
 
+# %% ../nbs/09a_stats.ipynb #90cc8c4b
 def _pp_diff(pairs: dict, n_boot: int, seed: int, prefix: str = '') -> tuple:
     "`stratified_diff` of {(dataset, metric): (a, b)} keyed by `interval_key`, in percentage points."
     dl, lo, hi, n = stratified_diff({prefix + interval_key(ds, m): ab for (ds, m), ab in pairs.items()}, n_boot=n_boot, seed=seed)
     return 100 * dl, 100 * lo, 100 * hi, n
 
+# %% ../nbs/09a_stats.ipynb #75852e7d
 def paired_table(items, baseline: str = 'baseline', n_boot: int = 1000, groups: bool = True, seed: int = 0):
     "Change against `baseline` (pp) with paired bootstrap 95% intervals, per condition/seed/dataset/metric and per group mean."
     rows = []
@@ -165,6 +179,7 @@ def paired_table(items, baseline: str = 'baseline', n_boot: int = 1000, groups: 
                                      ci_high=hi, n=n, base=float('nan'), value=float('nan')))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09a_stats.ipynb #79942a8e
 def versus_random(items, paired, condition: str = 'culture-general', random: str = 'random', n_boot: int = 1000, seed: int = 0):
     "For each dataset/group mean and metric: the condition's change, the random sets' changes, and condition − mean(random) on the same items."
     rows = []
@@ -184,6 +199,7 @@ def versus_random(items, paired, condition: str = 'culture-general', random: str
                          vs_random=dv, vs_random_low=lo, vs_random_high=hi))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09a_stats.ipynb #5a12d2f3
 def cross_culture_row(items, suppressed: str, baseline: str = 'baseline', n_boot: int = 1000):
     "One row of the cross-culture matrix: per evaluated country and metric, the paired change (pp) when `suppressed`'s set is off."
     it = items.assign(dataset=items['country'])
@@ -192,7 +208,7 @@ def cross_culture_row(items, suppressed: str, baseline: str = 'baseline', n_boot
     p.insert(0, 'suppressed', suppressed)
     return p
 
-# %% ../nbs/09a_stats.ipynb #c12471fd
+# %% ../nbs/09a_stats.ipynb #04f2e4eb
 def pp(v, lo=None, hi=None) -> str:
     "A change in percentage points with its interval: '-3.0 pp [-5.1, -0.9]' ('n/a' for a missing value)."
     if v is None or (isinstance(v, float) and math.isnan(v)): return 'n/a'
@@ -200,6 +216,7 @@ def pp(v, lo=None, hi=None) -> str:
     if lo is not None and not (isinstance(lo, float) and math.isnan(lo)): s += f" [{lo:+.1f}, {hi:+.1f}]"
     return s
 
+# %% ../nbs/09a_stats.ipynb #693d8248
 def verdict(row) -> str:
     "One plain sentence for a row of `versus_random` (see the rule above)."
     d, lo, hi = row['delta'], row['ci_low'], row['ci_high']
@@ -218,6 +235,7 @@ def verdict(row) -> str:
                 f"{pp(row.get('vs_random'), row.get('vs_random_low'), row.get('vs_random_high'))}")
     return f"{pp(d, lo, hi)} (no random baseline)"
 
+# %% ../nbs/09a_stats.ipynb #501c4695
 def versus_lines(vr, metric_order=('options', 'paper', 'saq', 'alignment')) -> list[str]:
     "Markdown bullets: one `verdict` per benchmark group mean and metric of a `versus_random` table."
     from culnig.figures import METRIC_LABELS
