@@ -322,7 +322,7 @@ def stage(nbs_dir: Path) -> dict:
                                                  custom_mathjax_url=MATHJAX_PLACEHOLDER,
                                                  highlight_extra_classes='', remove_tag_config={})},
                          {'mkdocstrings': dict(default_handler='python', handlers=dict(python=dict(
-                             paths=[str(ROOT)], options=dict(show_source=False, members_order='source', heading_level=2,
+                             paths=[str(ROOT)], options=dict(show_source=False, members_order='source', heading_level=2, inherited_members=True,
                                                              show_root_heading=False, show_root_toc_entry=False,
                                                              filters=['!^_'], docstring_style=None, show_signature_annotations=True,
                                                              separate_signature=True, show_if_no_docstring=False))))}],
