@@ -17,7 +17,7 @@ from .core import (CulnigError, DataFileMissing, UnknownName, OutputExists, prep
                          sha256_file, sha256_json, stable_seed)
 
 # %% auto #0
-__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'ATTN_SITES', 'ATTN_MODULES', 'UNIT_KINDS', 'NLU_TRAIN_DATASETS',
+__all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'ATTN_MODULES', 'UNIT_KINDS', 'ATTN_SITES', 'NLU_TRAIN_DATASETS',
            'NLU_TRAIN_FILES', 'QNLI_TRAIN_ITEMS', 'BLEND_VALID_TOPIC', 'FINETUNE_BUDGETS', 'TRAIN_DATASETS',
            'RUN_CHOICES', 'CHECKPOINT_DIR', 'layer_counts', 'select_layers', 'finetune_modules', 'finetune_parameters',
            'attention_modules', 'unit_modules', 'parse_units', 'unit_counts', 'n_parameters', 'control_units',
@@ -26,10 +26,7 @@ __all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'ATTN_SITES', 'ATTN_MODULE
            'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult', 'plan_runs', 'run_finetune',
            'finetune_parser', 'main_finetune']
 
-# %% ../nbs/11_finetune.ipynb #b904d40d
-MLP_SITES = ('mlp.gate_proj', 'mlp.up_proj')
-LAYER_MODES = ('most', 'least', 'random')
-
+# %% ../nbs/11_finetune.ipynb #38cf3ffb
 def _as_neuron_set(neuron_set):
     "A NeuronSet from a NeuronSet, a path, a dict in the file format, a list of `top_neurons` entries or any object with `top_neurons`."
     from culnig.neuronset import NeuronSet, load_neuron_set
@@ -41,6 +38,9 @@ def _as_neuron_set(neuron_set):
     if hasattr(neuron_set, 'top_neurons'):
         return NeuronSet(top_neurons=list(neuron_set.top_neurons), params=dict(getattr(neuron_set, 'params', None) or {}))
     raise CulnigError(f"Expected a neuron set (NeuronSet, file path, dict or list of top_neurons); got {type(neuron_set).__name__}.")
+
+# %% ../nbs/11_finetune.ipynb #5b51345b
+MLP_SITES = ('mlp.gate_proj', 'mlp.up_proj')
 
 def layer_counts(neuron_set, n_layers: int | None = None, sites: Sequence[str] | None = MLP_SITES) -> torch.Tensor:
     "LongTensor [n_layers]: unique neurons of `neuron_set` in each layer's `sites` (None: every site)."
@@ -58,6 +58,9 @@ def layer_counts(neuron_set, n_layers: int | None = None, sites: Sequence[str] |
         counts[layer] += idx.numel()
     return counts
 
+# %% ../nbs/11_finetune.ipynb #dd04de63
+LAYER_MODES = ('most', 'least', 'random')
+
 def select_layers(neuron_set, k: int, mode: str = 'most', seed: int = 0, *, n_layers: int | None = None,
                   sites: Sequence[str] | None = MLP_SITES) -> list[int]:
     "The k layers with the most / least culture-general neurons (ties: lower layer first), or k random layers; sorted."
@@ -74,7 +77,7 @@ def select_layers(neuron_set, k: int, mode: str = 'most', seed: int = 0, *, n_la
         chosen = torch.argsort(key, stable=True)[:k].tolist()      # stable: equal counts keep ascending layer order
     return sorted(int(l) for l in chosen)
 
-# %% ../nbs/11_finetune.ipynb #fb943ea1
+# %% ../nbs/11_finetune.ipynb #479956ec
 MLP_MODULES = ('gate_proj', 'up_proj', 'gate_up_proj', 'down_proj')
 
 def finetune_modules(sitemap_or_model, layers: Iterable[int]) -> list[str]:
@@ -94,6 +97,7 @@ def finetune_modules(sitemap_or_model, layers: Iterable[int]) -> list[str]:
         out += [f'{mlp_path}.{n}' for n in names]
     return out
 
+# %% ../nbs/11_finetune.ipynb #ae1e8c83
 def finetune_parameters(model, modules: Iterable[str]) -> dict[str, torch.nn.Parameter]:
     "{qualified parameter name: parameter} of the modules `modules` (paths as `finetune_modules` returns them)."
     out = {}
@@ -102,10 +106,8 @@ def finetune_parameters(model, modules: Iterable[str]) -> dict[str, torch.nn.Par
         for n, p in mod.named_parameters(): out[f'{path}.{n}'] = p
     return out
 
-# %% ../nbs/11_finetune.ipynb #f4a3b417
-ATTN_SITES = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
+# %% ../nbs/11_finetune.ipynb #c41a2c73
 ATTN_MODULES = ('q_proj', 'k_proj', 'v_proj', 'qkv_proj', 'o_proj')
-UNIT_KINDS = {'mlp': None, 'attn': None, 'q': 'q_proj', 'k': 'k_proj', 'v': 'v_proj', 'o': 'o_proj'}
 
 def _sitemap(sitemap_or_model):
     from culnig.sites import SiteMap, find_sites
@@ -127,6 +129,9 @@ def attention_modules(sitemap_or_model, layers: Iterable[int], names: Sequence[s
         out += [f'{path}.{n}' for n in want]
     return out
 
+# %% ../nbs/11_finetune.ipynb #68e4d018
+UNIT_KINDS = {'mlp': None, 'attn': None, 'q': 'q_proj', 'k': 'k_proj', 'v': 'v_proj', 'o': 'o_proj'}
+
 def unit_modules(sitemap_or_model, units: Iterable[tuple]) -> list[str]:
     "Module paths of `units` ((kind, layer) with kind mlp, attn, q, k, v or o), in the given order, each once."
     sm = _sitemap(sitemap_or_model)
@@ -139,6 +144,7 @@ def unit_modules(sitemap_or_model, units: Iterable[tuple]) -> list[str]:
         out += [m for m in mods if m not in out]
     return out
 
+# %% ../nbs/11_finetune.ipynb #8606f158
 def parse_units(spec: Sequence[str] | str) -> list[tuple[str, int]]:
     "Units from `KIND:LAYERS` words (`mlp:3,5`, `attn:2-4`, `q:0`), in order, duplicates dropped."
     out = []
@@ -156,15 +162,19 @@ def parse_units(spec: Sequence[str] | str) -> list[tuple[str, int]]:
                     if (kind, l) not in out: out.append((kind, l))
     return out
 
+# %% ../nbs/11_finetune.ipynb #ae2e2825
+ATTN_SITES = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
+
 def unit_counts(neuron_set, n_layers: int | None = None) -> dict[str, list[int]]:
     "Culture-general neurons per layer at the MLP sites (`mlp`) and at the attention sites (`attn`)."
     return dict(mlp=layer_counts(neuron_set, n_layers, MLP_SITES).tolist(), attn=layer_counts(neuron_set, n_layers, ATTN_SITES).tolist())
 
+# %% ../nbs/11_finetune.ipynb #216c9be6
 def n_parameters(model, modules: Iterable[str]) -> int:
     "Number of parameters in `modules`."
     return sum(p.numel() for p in finetune_parameters(model, modules).values())
 
-# %% ../nbs/11_finetune.ipynb #ff3db0e8
+# %% ../nbs/11_finetune.ipynb #95ded973
 def control_units(neuron_set, sitemap_or_model, target_params: int, max_count: int = 0) -> list[tuple[str, int]]:
     "The paper's control: zero-count MLPs, then zero-count attention blocks (`max_count`: at most that many neurons), about `target_params` parameters."
     sm = _sitemap(sitemap_or_model)
@@ -181,7 +191,7 @@ def control_units(neuron_set, sitemap_or_model, target_params: int, max_count: i
     if not units: raise CulnigError('No module without culture-general neurons fits the parameter budget: no control can be built.')
     return units
 
-# %% ../nbs/11_finetune.ipynb #512127df
+# %% ../nbs/11_finetune.ipynb #d3b98901
 NLU_TRAIN_DATASETS = ('qnli', 'mrpc')
 
 def nlu_split(ids: Iterable, dataset: str, eval_fraction: float = 0.5) -> dict[str, list[str]]:
@@ -194,7 +204,7 @@ def nlu_split(ids: Iterable, dataset: str, eval_fraction: float = 0.5) -> dict[s
     for i in rank[:n_eval]: is_eval[i] = True
     return dict(train=[x for x, e in zip(ids, is_eval) if not e], eval=[x for x, e in zip(ids, is_eval) if e])
 
-# %% ../nbs/11_finetune.ipynb #2e054c05
+# %% ../nbs/11_finetune.ipynb #16eadd97
 def encode_example(record: dict, tokenizer) -> dict:
     "`{id, input_ids, labels, n_prompt}` for one prompt record: the prompt's tokens then the label's, loss only on the label."
     from culnig.data import needs_special_tokens
@@ -204,6 +214,7 @@ def encode_example(record: dict, tokenizer) -> dict:
     return dict(id=str(record['id']), dataset=record.get('dataset'), label=str(record['label']),
                 input_ids=list(prompt) + list(target), labels=[-100] * len(prompt) + list(target), n_prompt=len(prompt))
 
+# %% ../nbs/11_finetune.ipynb #9118b472
 def training_records(dataset, tokenizer, *, part: str = 'train', eval_fraction: float = 0.5, template: int = 0,
                      root=None, limit: int | None = None) -> list[dict]:
     "Encoded training examples: `dataset` ('qnli', 'mrpc' or a list of prompt records), one template, one part of the split."
@@ -225,8 +236,9 @@ def training_records(dataset, tokenizer, *, part: str = 'train', eval_fraction: 
     if limit is not None: records = records[:limit]
     return [encode_example(r, tokenizer) for r in records]
 
-# %% ../nbs/11_finetune.ipynb #8f58bc26
+# %% ../nbs/11_finetune.ipynb #658f4196
 NLU_TRAIN_FILES = {'qnli': 'glue/qnli_train.tsv', 'mrpc': 'glue/mrpc_train.tsv'}
+
 QNLI_TRAIN_ITEMS = 10_000
 
 def _read_rows(path: Path) -> list[dict]:
@@ -259,6 +271,7 @@ def train_split_records(dataset: str, tokenizer, root=None, n_qnli: int = QNLI_T
                         label=label, options=['0', '1'], chat_path=chat_path))
     return out
 
+# %% ../nbs/11_finetune.ipynb #99dc9cf7
 BLEND_VALID_TOPIC = 'Education'
 
 def blend_training_records(tokenizer, root=None, countries=None) -> dict[str, list[dict]]:
@@ -268,7 +281,7 @@ def blend_training_records(tokenizer, root=None, countries=None) -> dict[str, li
     valid = [r for r in build_prompts('blend', tokenizer, split='heldout', countries=countries, root=root) if r.get('topic') == BLEND_VALID_TOPIC]
     return dict(train=train_r, valid=valid)
 
-# %% ../nbs/11_finetune.ipynb #aa6523a3
+# %% ../nbs/11_finetune.ipynb #7cd9e6dd
 def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     "Right-padded `input_ids`, `attention_mask`, `labels` (-100 on padding) of a micro-batch."
     S = max(len(e['input_ids']) for e in examples)
@@ -280,6 +293,7 @@ def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
         ids[i, :n] = torch.tensor(e['input_ids']); mask[i, :n] = 1; labels[i, :n] = torch.tensor(e['labels'])
     return dict(input_ids=ids, attention_mask=mask, labels=labels)
 
+# %% ../nbs/11_finetune.ipynb #f837e6e8
 def target_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     "(sum of cross-entropy over the target tokens, number of target tokens); logits only where a target is predicted."
     dev = next(model.parameters()).device
@@ -294,7 +308,7 @@ def target_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, in
     loss = F.cross_entropy(logits.float().flatten(0, 1), nxt[:, pos].flatten(), ignore_index=-100, reduction='sum')
     return loss, n
 
-# %% ../nbs/11_finetune.ipynb #23bb458b
+# %% ../nbs/11_finetune.ipynb #b5ae33a2
 @dataclass
 class TrainLog:
     "Per-step record of a training run (`steps`: list of dicts) and the run's settings (`params`)."
@@ -323,11 +337,12 @@ class TrainLog:
 
     def to_dict(self) -> dict: return dict(params=self.params, summary=self.summary(), steps=self.steps)
 
-# %% ../nbs/11_finetune.ipynb #e8bfdb35
+# %% ../nbs/11_finetune.ipynb #8edac304
 def _examples(records: Sequence[dict], tokenizer) -> list[dict]:
     "Encoded examples: records that already have `input_ids`/`labels` are kept, prompt records are encoded."
     return [r if 'input_ids' in r and 'labels' in r else encode_example(r, tokenizer) for r in records]
 
+# %% ../nbs/11_finetune.ipynb #aa73c72a
 def _lora_model(model, modules, r, alpha):
     try: from peft import LoraConfig, get_peft_model
     except ImportError as e: raise CulnigError("LoRA needs the `peft` package: pip install peft (culnig pins a tested version "
@@ -335,6 +350,34 @@ def _lora_model(model, modules, r, alpha):
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, bias='none', target_modules=list(modules))
     return get_peft_model(model, cfg)
 
+# %% ../nbs/11_finetune.ipynb #5481202c
+def _trainable(model, modules, lora, lora_r, lora_alpha):
+    "The model to train (the peft model with LoRA) and the parameters the optimiser updates; with a full update every other parameter is frozen."
+    if lora:
+        model = _lora_model(model, modules, lora_r, lora_alpha)
+        params = [p for p in model.parameters() if p.requires_grad]
+    else:
+        chosen = finetune_parameters(model, modules)
+        for p in model.parameters(): p.requires_grad_(False)
+        for p in chosen.values(): p.requires_grad_(True)
+        params = list(chosen.values())
+    return model, params
+
+# %% ../nbs/11_finetune.ipynb #938eb333
+def _optimiser_step(model, group, batch_size, pad_id, params, opt, max_grad_norm):
+    "One optimiser step over `group` in micro-batches of `batch_size`; returns (summed loss, target tokens, gradient norm)."
+    micro = [group[j:j + batch_size] for j in range(0, len(group), batch_size)]
+    n_target = sum(sum(1 for y in e['labels'][1:] if y != -100) for e in group)
+    loss_sum = 0.0
+    for mb in micro:
+        s, _ = target_loss(model, collate(mb, pad_id))
+        (s / n_target).backward()
+        loss_sum += float(s.detach())
+    gnorm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm is not None else float('inf'))
+    opt.step(); opt.zero_grad(set_to_none=True)
+    return loss_sum, n_target, gnorm
+
+# %% ../nbs/11_finetune.ipynb #fb9e6d31
 def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, lr: float = 3e-5, batch_size: int = 4,
           grad_accum: int = 4, epochs: int = 1, max_steps: int | None = None, seed: int = 42, lora: bool = False,
           lora_r: int = 32, lora_alpha: int = 64, max_grad_norm: float | None = 1.0, show_progress: bool = True):
@@ -345,14 +388,7 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
     pad_id = pad_token_id(tokenizer)
     flags = {n: p.requires_grad for n, p in model.named_parameters()}
     torch.manual_seed(seed)                                 # LoRA's initialisation
-    if lora:
-        model = _lora_model(model, modules, lora_r, lora_alpha)
-        params = [p for p in model.parameters() if p.requires_grad]
-    else:
-        chosen = finetune_parameters(model, modules)
-        for p in model.parameters(): p.requires_grad_(False)
-        for p in chosen.values(): p.requires_grad_(True)
-        params = list(chosen.values())
+    model, params = _trainable(model, modules, lora, lora_r, lora_alpha)
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     per_step = batch_size * grad_accum
@@ -372,15 +408,7 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
             for start in range(0, len(order), per_step):
                 if step >= total: break
                 group = [examples[i] for i in order[start:start + per_step]]
-                micro = [group[j:j + batch_size] for j in range(0, len(group), batch_size)]
-                n_target = sum(sum(1 for y in e['labels'][1:] if y != -100) for e in group)
-                loss_sum = 0.0
-                for mb in micro:
-                    s, _ = target_loss(model, collate(mb, pad_id))
-                    (s / n_target).backward()
-                    loss_sum += float(s.detach())
-                gnorm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm is not None else float('inf'))
-                opt.step(); opt.zero_grad(set_to_none=True)
+                loss_sum, n_target, gnorm = _optimiser_step(model, group, batch_size, pad_id, params, opt, max_grad_norm)
                 step += 1
                 log.steps.append(dict(step=step, epoch=epoch, loss=loss_sum / n_target, items=len(group), target_tokens=n_target,
                                       tokens=sum(len(e['input_ids']) for e in group), grad_norm=float(gnorm),
@@ -398,6 +426,7 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
             for n, p in model.named_parameters(): p.requires_grad_(flags.get(n, p.requires_grad))
     return model, log
 
+# %% ../nbs/11_finetune.ipynb #9e1ea00f
 def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8) -> float:
     "Mean cross-entropy per target token of `records` (prompt records or encoded examples), no gradients: a fixed yardstick."
     examples = _examples(records, tokenizer)
@@ -410,7 +439,7 @@ def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8)
             total += float(s); n += k
     return total / n
 
-# %% ../nbs/11_finetune.ipynb #28d44966
+# %% ../nbs/11_finetune.ipynb #14e494ba
 @dataclass(frozen=True)
 class FinetuneBudget:
     "A named training budget of the fine-tuning comparison (evaluation sizes come from the report preset of the same name)."
@@ -442,6 +471,7 @@ FINETUNE_BUDGETS = {
                             modes=LAYER_MODES + ('control',)),
 }
 
+# %% ../nbs/11_finetune.ipynb #b0f8c195
 def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
     "The budget called `name` (tiny, quick, paper) with single fields overridden (None values are ignored)."
     import dataclasses
@@ -455,11 +485,12 @@ def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
         if m not in LAYER_MODES + ('control',): raise UnknownName(f"Unknown layer choice {m!r}; use one of {', '.join(LAYER_MODES + ('control',))}.")
     return dataclasses.replace(b, **overrides)
 
+# %% ../nbs/11_finetune.ipynb #b7700f02
 def default_k(n_layers: int) -> int:
     "The paper's proportion of trained layers, 7 of 48, for a model with `n_layers` layers (at least 1)."
     return max(1, round(7 / 48 * n_layers))
 
-# %% ../nbs/11_finetune.ipynb #2ccbc0bb
+# %% ../nbs/11_finetune.ipynb #c9016756
 TRAIN_DATASETS = NLU_TRAIN_DATASETS + ('blend',)
 
 def _nlu_records(dataset: str, tokenizer, root=None) -> list[dict]:
@@ -485,7 +516,7 @@ def finetune_eval_records(tokenizer, preset, nlu_records: Sequence[dict] | None,
     nlu = study.subsample(nlu, preset.eval_nlu, by=('dataset',), one_per=one)
     return cult + nlu, missing
 
-# %% ../nbs/11_finetune.ipynb #89585d32
+# %% ../nbs/11_finetune.ipynb #f8a8b525
 def _inside_repository(path: Path) -> Path | None:
     "The culnig repository that contains `path` (a folder with settings.ini, nbs/ and culnig/), if any."
     p = Path(path).expanduser().resolve()
@@ -493,6 +524,7 @@ def _inside_repository(path: Path) -> Path | None:
         if (d/'settings.ini').is_file() and (d/'nbs').is_dir() and (d/'culnig').is_dir(): return d
     return None
 
+# %% ../nbs/11_finetune.ipynb #3c19b140
 def save_trained(model, modules: Sequence[str], folder, meta: dict, lora: bool = False) -> Path:
     "Write the trained modules' weights (or the LoRA adapter) and `finetune.json` into `folder` (refused inside the repository)."
     folder = Path(folder)
@@ -509,6 +541,7 @@ def save_trained(model, modules: Sequence[str], folder, meta: dict, lora: bool =
     (folder/'finetune.json').write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return folder
 
+# %% ../nbs/11_finetune.ipynb #0ef1a237
 def _pearson(x, y) -> float:
     import numpy as np
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -520,6 +553,7 @@ def _ranks(v):
     import pandas as pd
     return pd.Series(np.asarray(v, float)).rank(method='average').to_numpy()
 
+# %% ../nbs/11_finetune.ipynb #2489660c
 def count_correlation(counts, drops, n_perm: int = 10000, seed: int = 0) -> dict:
     "Pearson r (Fisher-z 95% interval), Spearman rho and a permutation p-value (two-sided) between counts and drops."
     import itertools, numpy as np
@@ -539,7 +573,40 @@ def count_correlation(counts, drops, n_perm: int = 10000, seed: int = 0) -> dict
         p = float(np.mean(np.abs(rs) >= abs(r) - 1e-12))
     return dict(n=n, pearson_r=r, r_ci_low=lo, r_ci_high=hi, spearman_rho=_pearson(_ranks(x), _ranks(y)), p_permutation=p)
 
-# %% ../nbs/11_finetune.ipynb #af1c7693
+# %% ../nbs/11_finetune.ipynb #91037ddf
+def _choices_table(f7):
+    "`FinetuneResult.choices` from the rows of figure 7."
+    import pandas as pd
+    rows = []
+    for (ch, ds, g, m), d in f7.groupby(['choice', 'dataset', 'group', 'metric'], sort=False):
+        one = len(d) == 1
+        rows.append(dict(choice=ch, dataset=ds, group=g, metric=m, runs=len(d), delta=d['delta'].mean(),
+                         sd_over_seeds=d['delta'].std(ddof=1) if len(d) > 1 else float('nan'),
+                         min=d['delta'].min(), max=d['delta'].max(),
+                         ci_low=d['ci_low'].iloc[0] if one else float('nan'), ci_high=d['ci_high'].iloc[0] if one else float('nan'),
+                         cg_count=d['cg_count'].mean()))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/11_finetune.ipynb #4c828c7f
+def _save_tables(res, out, overwrite: bool, n_boot: int) -> Path:
+    "`FinetuneResult.save`: every table (CSV/parquet) and `finetune.json` into `out`."
+    from culnig.study import save_json
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    if (out/'finetune.json').exists() and not overwrite:
+        raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
+    res.items.to_parquet(out/'items.parquet', index=False)
+    res.paired.to_csv(out/'paired.csv', index=False)
+    res.figure7().to_csv(out/'figure7.csv', index=False)
+    res.choices().to_csv(out/'choices.csv', index=False)
+    mvl = res.most_vs_least(n_boot)
+    if mvl is not None: mvl.to_csv(out/'most_vs_least.csv', index=False)
+    res.correlation(('cultural (mean)', 'nlu (mean)')).to_csv(out/'correlation.csv', index=False)
+    res.train_log().to_csv(out/'train_log.csv', index=False)
+    save_json(dict(res.meta, runs=res.runs, layer_counts=res.counts, split=res.split,
+                   train_logs={n: l.to_dict() for n, l in res.logs.items()}), out/'finetune.json')
+    return out
+
+# %% ../nbs/11_finetune.ipynb #97784f02
 @dataclass
 class FinetuneResult:
     "What `run_finetune` measured: per-item results, paired changes, per-run records and training logs."
@@ -561,16 +628,7 @@ class FinetuneResult:
 
     def choices(self):
         "Each layer choice over its runs: mean change, its spread over seeds, and the single run's interval where there is one."
-        import pandas as pd
-        rows = []
-        for (ch, ds, g, m), d in self.figure7().groupby(['choice', 'dataset', 'group', 'metric'], sort=False):
-            one = len(d) == 1
-            rows.append(dict(choice=ch, dataset=ds, group=g, metric=m, runs=len(d), delta=d['delta'].mean(),
-                             sd_over_seeds=d['delta'].std(ddof=1) if len(d) > 1 else float('nan'),
-                             min=d['delta'].min(), max=d['delta'].max(),
-                             ci_low=d['ci_low'].iloc[0] if one else float('nan'), ci_high=d['ci_high'].iloc[0] if one else float('nan'),
-                             cg_count=d['cg_count'].mean()))
-        return pd.DataFrame(rows)
+        return _choices_table(self.figure7())
 
     def most_vs_least(self, n_boot: int = 1000):
         "Change after training the `most` layers minus the change after training the `least` layers, on the same items (pp, 95% CI)."
@@ -595,26 +653,12 @@ class FinetuneResult:
 
     def save(self, out, overwrite: bool = False, n_boot: int = 1000) -> Path:
         "Write every table (CSV/parquet) and `finetune.json` into `out` (refuses a non-empty folder without `overwrite`)."
-        from culnig.study import save_json
-        out = Path(out); out.mkdir(parents=True, exist_ok=True)
-        if (out/'finetune.json').exists() and not overwrite:
-            raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
-        self.items.to_parquet(out/'items.parquet', index=False)
-        self.paired.to_csv(out/'paired.csv', index=False)
-        self.figure7().to_csv(out/'figure7.csv', index=False)
-        self.choices().to_csv(out/'choices.csv', index=False)
-        mvl = self.most_vs_least(n_boot)
-        if mvl is not None: mvl.to_csv(out/'most_vs_least.csv', index=False)
-        self.correlation(('cultural (mean)', 'nlu (mean)')).to_csv(out/'correlation.csv', index=False)
-        self.train_log().to_csv(out/'train_log.csv', index=False)
-        save_json(dict(self.meta, runs=self.runs, layer_counts=self.counts, split=self.split,
-                       train_logs={n: l.to_dict() for n, l in self.logs.items()}), out/'finetune.json')
-        return out
+        return _save_tables(self, out, overwrite, n_boot)
 
     def __repr__(self):
         return f"FinetuneResult({len(self.runs)} runs: {', '.join(r['name'] for r in self.runs)}; {self.items['uid'].nunique()} items)"
 
-# %% ../nbs/11_finetune.ipynb #3f2d39c0
+# %% ../nbs/11_finetune.ipynb #8ca31888
 RUN_CHOICES = LAYER_MODES + ('control',)
 
 def _run(name, choice, seed, units, counts) -> dict:
@@ -644,6 +688,7 @@ def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MO
     if units: runs.append(_run('custom', 'custom', -1, list(units), counts))
     return runs
 
+# %% ../nbs/11_finetune.ipynb #7217d604
 def _fingerprint(model, skip: set) -> tuple[str, int]:
     "sha256 over the bytes of every parameter not in `skip` (names), in name order, and how many tensors it covers."
     import hashlib
@@ -654,6 +699,7 @@ def _fingerprint(model, skip: set) -> tuple[str, int]:
         h.update(name.encode()); h.update(t.view(torch.uint8).numpy().tobytes()); n += 1
     return h.hexdigest(), n
 
+# %% ../nbs/11_finetune.ipynb #79376cd1
 def _describe_units(units) -> str:
     "'MLP of layers 1, 2; attention of layer 0' for a list of (kind, layer)."
     by = {}
@@ -661,18 +707,45 @@ def _describe_units(units) -> str:
     word = dict(mlp='MLP', attn='attention', q='q_proj', k='k_proj', v='v_proj', o='o_proj')
     return '; '.join(f"{word[k]} of layer{'s' if len(ls) > 1 else ''} {', '.join(map(str, ls))}" for k, ls in by.items())
 
-def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | FinetuneBudget = 'quick', preset='quick',
-                 k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
-                 max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
-                 eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, resume: bool = False,
-                 save_dir=None, root=None, units: Sequence[tuple] | None = None, control_max_count: int = 0,
-                 check_frozen: bool = True, train_source: str = 'auto', show_progress: bool = True, log=print,
-                 allow_other_model: bool = False) -> FinetuneResult:
-    """The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above.
-    With `out`, the baseline and every finished run are checkpointed in `out/finetune_checkpoint/`; `resume=True` skips them."""
-    from culnig import study, stats
-    from culnig.sites import find_sites
-    from culnig.neuronset import check_model
+# %% ../nbs/11_finetune.ipynb #c35da2f3
+CHECKPOINT_DIR = 'finetune_checkpoint'
+
+def _save_ft_checkpoint(ck_dir, fingerprint, name, part, run=None, log=None, base_loss=None):
+    "Keep one finished piece (the baseline or a run): its evaluation table and, for a run, its record and training log."
+    if ck_dir is None: return
+    from culnig.core import atomic_write
+    ck_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(ck_dir/f'{name}.parquet', lambda t: part.to_parquet(t, index=False))
+    state_path = ck_dir/'state.json'
+    state = json.loads(state_path.read_text()) if state_path.exists() else dict(fingerprint=fingerprint, done=[], runs={}, logs={})
+    if base_loss is not None: state['base_loss'] = base_loss
+    if run is not None:
+        state['done'].append(name)
+        state['runs'][name] = json.loads(json.dumps(run, default=lambda o: o.tolist() if hasattr(o, 'tolist') else str(o)))
+        state['logs'][name] = dict(steps=log.steps, params=json.loads(json.dumps(log.params, default=str)))
+    atomic_write(state_path, lambda t: Path(t).write_text(json.dumps(state, indent=1)))
+
+# %% ../nbs/11_finetune.ipynb #70544141
+def _load_ft_checkpoint(ck_dir, fingerprint):
+    "The finished pieces of an interrupted run in `ck_dir` (None when there is none); another run's checkpoint is refused."
+    import pandas as pd
+    state_path = ck_dir/'state.json'
+    if not state_path.exists(): return None
+    try:
+        state = json.loads(state_path.read_text())
+        parts = [pd.read_parquet(ck_dir/f'{n}.parquet') for n in ['baseline', *state['done']]]
+    except (OSError, ValueError, KeyError) as e:
+        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} is damaged ({type(e).__name__}); rerun with --overwrite (instead of "
+                          "--resume) to start again.") from None
+    if state.get('fingerprint') != fingerprint:
+        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} belongs to another run (other neurons, budget, runs or model); rerun "
+                          "with the same arguments to resume it, or with --overwrite to start again.")
+    return dict(parts=parts, base_loss=state['base_loss'], done=state['done'], runs=state['runs'],
+                logs={n: TrainLog(steps=l['steps'], params=l['params']) for n, l in state['logs'].items()})
+
+# %% ../nbs/11_finetune.ipynb #1aee6ac3
+def _check_outputs(out, overwrite: bool, resume: bool, save_dir):
+    "Refuse results or another run's checkpoint already in `out` (unless told) and a `save_dir` inside the repository; return the checkpoint folder."
     if out is not None and (Path(out)/'finetune.json').exists() and not overwrite:
         raise OutputExists(f"{out} already holds fine-tuning results; pass --overwrite or choose another folder.")
     ck_dir = Path(out)/CHECKPOINT_DIR if out is not None else None
@@ -684,6 +757,14 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     if save_dir is not None and _inside_repository(save_dir) is not None:
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it.")
+    return ck_dir
+
+# %% ../nbs/11_finetune.ipynb #60454565
+def _plan(model, neuron_set, budget, preset, k, modes, seeds, max_steps, lr, units, control_max_count, allow_other_model):
+    "The budget, the report preset, the neuron set (checked against the model), the site map, k, the runs and the counts per layer."
+    from culnig import study
+    from culnig.sites import find_sites
+    from culnig.neuronset import check_model
     b = get_budget(budget, k=k, modes=modes, seeds=seeds, max_steps=max_steps, lr=lr)
     cfg = study.get_preset(preset)
     ns = _as_neuron_set(neuron_set)
@@ -693,7 +774,12 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
     k = b.k or default_k(sm.n_layers)
     runs = plan_runs(ns, sm.n_layers, k, b.modes, b.seeds, sitemap=sm, units=units, control_max_count=control_max_count)
     counts = layer_counts(ns, sm.n_layers).tolist()
-    # data: split of the NLU file, training examples, evaluation items
+    return b, cfg, ns, sm, k, runs, counts
+
+# %% ../nbs/11_finetune.ipynb #8e91f0cd
+def _training_data(dataset, tokenizer, cfg, b, root, train_source, eval_records):
+    """The split of the NLU file (or BLEnD's topics), the training examples and the evaluation items, checked for overlap:
+    (examples, split, source, probe records or None, eval_records, missing)."""
     if train_source not in ('auto', 'split', 'halves'): raise UnknownName(f"train_source must be auto, split or halves; got {train_source!r}.")
     missing, probe_recs = {}, None
     if dataset == 'blend':                    # the paper's train.py option: BLEnD identification topics, Education for validation
@@ -720,18 +806,22 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         if eval_records is None: eval_records, missing = finetune_eval_records(tokenizer, cfg, nlu, split['eval'], root=root)
         leak = {str(r['id']) for r in eval_records if r['dataset'] == dataset} & set(split['train'])
     if leak: raise CulnigError(f"{len(leak)} evaluation items of {dataset} are training items (e.g. {sorted(leak)[:3]}).")
-    log(f"{dataset}: training on {source}: {len(split['train'])} items ({len(examples)} examples), {len(split['eval'])} for evaluation; "
-        f"evaluating {len(eval_records)} prompts; k = {k} of {sm.n_layers} layers; {len(runs)} runs")
-    ev_out = Path(out)/'eval' if out is not None else None
-    t0 = time.perf_counter()
+    return examples, split, source, probe_recs, eval_records, missing
+
+# %% ../nbs/11_finetune.ipynb #943c3453
+def _run_fingerprint(model, ns, b, cfg, k, runs, dataset, lora, lora_r, lora_alpha, eval_records, split, source, check_frozen) -> str:
+    "What a checkpoint must match to be resumed: budget, preset, runs, neurons, data, model and training options."
+    from culnig import study
     from culnig.evaluation import record_hash
-    fingerprint = sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['units']) for r in runs],
-                                   neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
-                                   model=study.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
-                                   train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
-    ck = _load_ft_checkpoint(ck_dir, fingerprint) if (ck_dir is not None and resume) else None
-    probe = _examples(probe_recs[:64] if probe_recs is not None else [r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
-                                                                                          # their loss says whether training works
+    return sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['units']) for r in runs],
+                            neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
+                            model=study.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
+                            train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
+
+# %% ../nbs/11_finetune.ipynb #5a41a4fe
+def _baseline(model, tokenizer, eval_records, cfg, ev_out, probe, ck, ck_dir, fingerprint, dataset, t0, log):
+    "The baseline's evaluation, its held-out loss and the training logs so far: from the checkpoint when resuming, else evaluated (and checkpointed) now."
+    from culnig import study
     if ck is not None:
         parts, base_loss, logs = ck['parts'], ck['base_loss'], ck['logs']
         log(f"resuming from {ck_dir}: baseline and {len(ck['done'])} run(s) finished before ({', '.join(ck['done']) or 'none'})")
@@ -741,54 +831,63 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
         logs = {}
         _save_ft_checkpoint(ck_dir, fingerprint, 'baseline', parts[0], base_loss=base_loss)
         log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
-    flags = {n: p.requires_grad for n, p in model.named_parameters()}
-    for run in runs:
-        if ck is not None and run['name'] in ck['done']:
-            run.update(ck['runs'][run['name']]); continue
-        mods = unit_modules(sm, [tuple(u) for u in run['units']])
-        chosen = finetune_parameters(model, mods)
-        snapshot = {n: p.detach().clone() for n, p in chosen.items()}
-        run['n_params'] = sum(p.numel() for p in chosen.values())
-        if 'target_params' in run: run['param_ratio'] = run['n_params'] / run['target_params']
-        names = {n for n, p in model.named_parameters() if any(p is q for q in chosen.values())}
-        before = _fingerprint(model, names) if check_frozen and not lora else None
-        t1 = time.perf_counter()
-        trained = None
-        try:
-            trained, tlog = train(model, tokenizer, examples, mods, lr=b.lr, batch_size=b.batch_size, grad_accum=b.grad_accum,
-                                  epochs=b.epochs, max_steps=b.max_steps, seed=42, lora=lora, lora_r=lora_r,
-                                  lora_alpha=lora_alpha, show_progress=show_progress)
-            t2 = time.perf_counter()
-            if before is not None:          # bit for bit: every parameter outside the trained modules is as it was
-                after = _fingerprint(trained, names)
-                changed = sum(not torch.equal(p, snapshot[n]) for n, p in finetune_parameters(trained, mods).items())
-                run['frozen_check'] = dict(other_tensors=before[1], sha256_before=before[0], sha256_after=after[0],
-                                           unchanged=before == after, trained_tensors_changed=changed, trained_tensors=len(snapshot))
-                if before != after: raise CulnigError(f"Run {run['name']}: parameters outside the trained modules changed.")
-            parts.append(study.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
-                                                   out=ev_out))
-            run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
-            if save_dir is not None:
-                save_trained(trained, mods, Path(save_dir)/run['name'], dict(run=run, train=tlog.summary(), dataset=dataset,
-                             model=study.model_info(model), lora=lora), lora=lora)
-        finally:                                            # every run, even an interrupted one, leaves the model as it was
-            if lora and trained is not None:
-                model = trained.unload()
-                for n, p in model.named_parameters(): p.requires_grad_(flags.get(n, p.requires_grad))
-            with torch.no_grad():
-                for n, p in finetune_parameters(model, mods).items(): p.copy_(snapshot[n])
-        logs[run['name']] = tlog
-        run.update(modules=mods, train=tlog.summary(), eval_s=round(time.perf_counter() - t2, 1))
-        _save_ft_checkpoint(ck_dir, fingerprint, run['name'], parts[-1], run=run, log=tlog)
-        s = tlog.summary()
-        log(f"{run['name']}: {_describe_units(run['units'])} ({run['n_params']:,} parameters, culture-general count {run['cg_count']}), {s['steps']} steps in "
-            f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
-            f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
-    import pandas as pd
-    items = pd.concat(parts, ignore_index=True)
-    paired = stats.paired_table(items, n_boot=cfg.n_boot)
+    return parts, base_loss, logs
+
+# %% ../nbs/11_finetune.ipynb #cb4b71e3
+def _train_run(model, tokenizer, sm, run, examples, eval_records, b, cfg, probe, flags, ev_out, dataset, *, lora, lora_r, lora_alpha,
+               check_frozen, save_dir, show_progress):
+    """One run: train its modules, check bit for bit that nothing else changed, evaluate, save the weights if asked, and (always)
+    restore the model; returns (model, modules, evaluation table, TrainLog, start and end of training)."""
+    from culnig import study
+    mods = unit_modules(sm, [tuple(u) for u in run['units']])
+    chosen = finetune_parameters(model, mods)
+    snapshot = {n: p.detach().clone() for n, p in chosen.items()}
+    run['n_params'] = sum(p.numel() for p in chosen.values())
+    if 'target_params' in run: run['param_ratio'] = run['n_params'] / run['target_params']
+    names = {n for n, p in model.named_parameters() if any(p is q for q in chosen.values())}
+    before = _fingerprint(model, names) if check_frozen and not lora else None
+    t1 = time.perf_counter()
+    trained = None
+    try:
+        trained, tlog = train(model, tokenizer, examples, mods, lr=b.lr, batch_size=b.batch_size, grad_accum=b.grad_accum,
+                              epochs=b.epochs, max_steps=b.max_steps, seed=42, lora=lora, lora_r=lora_r,
+                              lora_alpha=lora_alpha, show_progress=show_progress)
+        t2 = time.perf_counter()
+        if before is not None:          # bit for bit: every parameter outside the trained modules is as it was
+            after = _fingerprint(trained, names)
+            changed = sum(not torch.equal(p, snapshot[n]) for n, p in finetune_parameters(trained, mods).items())
+            run['frozen_check'] = dict(other_tensors=before[1], sha256_before=before[0], sha256_after=after[0],
+                                       unchanged=before == after, trained_tensors_changed=changed, trained_tensors=len(snapshot))
+            if before != after: raise CulnigError(f"Run {run['name']}: parameters outside the trained modules changed.")
+        part = study.evaluate_condition(trained, tokenizer, eval_records, run['choice'], seed=run['seed'], preset=cfg,
+                                        out=ev_out)
+        run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
+        if save_dir is not None:
+            save_trained(trained, mods, Path(save_dir)/run['name'], dict(run=run, train=tlog.summary(), dataset=dataset,
+                         model=study.model_info(model), lora=lora), lora=lora)
+    finally:                                            # every run, even an interrupted one, leaves the model as it was
+        if lora and trained is not None:
+            model = trained.unload()
+            for n, p in model.named_parameters(): p.requires_grad_(flags.get(n, p.requires_grad))
+        with torch.no_grad():
+            for n, p in finetune_parameters(model, mods).items(): p.copy_(snapshot[n])
+    return model, mods, part, tlog, t1, t2
+
+# %% ../nbs/11_finetune.ipynb #f082710d
+def _log_run(log, run, tlog, t1, t2, dataset, base_loss):
+    "One line per finished run: its modules, parameter count, speed, training loss and held-out loss."
+    s = tlog.summary()
+    log(f"{run['name']}: {_describe_units(run['units'])} ({run['n_params']:,} parameters, culture-general count {run['cg_count']}), {s['steps']} steps in "
+        f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
+        f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
+
+# %% ../nbs/11_finetune.ipynb #1ff02d88
+def _finetune_meta(model, neuron_set, ns, dataset, b, cfg, k, sm, lora, lora_r, lora_alpha, split, eval_records, missing, root,
+                   t0, base_loss, probe, source, check_frozen) -> dict:
+    "The provenance of the comparison (`FinetuneResult.meta`, saved in `finetune.json`)."
+    from culnig import study
     ns_hash = sha256_file(neuron_set) if isinstance(neuron_set, (str, Path)) else sha256_json(ns.to_dict())
-    meta = run_metadata(command='finetune', model=study.model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
+    return run_metadata(command='finetune', model=study.model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
                         k=k, n_layers=sm.n_layers, lora=dict(r=lora_r, alpha=lora_alpha) if lora else None,
                         neuron_set=dict(file=str(neuron_set) if isinstance(neuron_set, (str, Path)) else None, sha256=ns_hash,
                                         kind=ns.kind, n_neurons=len(ns)),
@@ -797,6 +896,51 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
                         seconds=round(time.perf_counter() - t0, 1), train_seed=42, baseline_heldout_loss=base_loss,
                         n_heldout_loss_items=len(probe), train_source=source, cultural_eval=list(cfg.cultural_datasets),
                         frozen_checked=bool(check_frozen and not lora))
+
+# %% ../nbs/11_finetune.ipynb #b6ec70cb
+def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | FinetuneBudget = 'quick', preset='quick',
+                 k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                 max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
+                 eval_records: Sequence[dict] | None = None, out=None, overwrite: bool = False, resume: bool = False,
+                 save_dir=None, root=None, units: Sequence[tuple] | None = None, control_max_count: int = 0,
+                 check_frozen: bool = True, train_source: str = 'auto', show_progress: bool = True, log=print,
+                 allow_other_model: bool = False) -> FinetuneResult:
+    """The same-budget comparison: evaluate, then for each layer choice train -> evaluate -> restore; see above.
+    With `out`, the baseline and every finished run are checkpointed in `out/finetune_checkpoint/`; `resume=True` skips them."""
+    from culnig import stats
+    ck_dir = _check_outputs(out, overwrite, resume, save_dir)
+    b, cfg, ns, sm, k, runs, counts = _plan(model, neuron_set, budget, preset, k, modes, seeds, max_steps, lr, units,
+                                            control_max_count, allow_other_model)
+    # data: split of the NLU file, training examples, evaluation items
+    examples, split, source, probe_recs, eval_records, missing = _training_data(dataset, tokenizer, cfg, b, root, train_source,
+                                                                                eval_records)
+    log(f"{dataset}: training on {source}: {len(split['train'])} items ({len(examples)} examples), {len(split['eval'])} for evaluation; "
+        f"evaluating {len(eval_records)} prompts; k = {k} of {sm.n_layers} layers; {len(runs)} runs")
+    ev_out = Path(out)/'eval' if out is not None else None
+    t0 = time.perf_counter()
+    fingerprint = _run_fingerprint(model, ns, b, cfg, k, runs, dataset, lora, lora_r, lora_alpha, eval_records, split, source,
+                                   check_frozen)
+    ck = _load_ft_checkpoint(ck_dir, fingerprint) if (ck_dir is not None and resume) else None
+    probe = _examples(probe_recs[:64] if probe_recs is not None else [r for r in eval_records if r['dataset'] == dataset], tokenizer)   # held-out NLU items, encoded once:
+                                                                                          # their loss says whether training works
+    parts, base_loss, logs = _baseline(model, tokenizer, eval_records, cfg, ev_out, probe, ck, ck_dir, fingerprint, dataset, t0, log)
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
+    for run in runs:
+        if ck is not None and run['name'] in ck['done']:
+            run.update(ck['runs'][run['name']]); continue
+        model, mods, part, tlog, t1, t2 = _train_run(model, tokenizer, sm, run, examples, eval_records, b, cfg, probe, flags, ev_out,
+                                                     dataset, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
+                                                     check_frozen=check_frozen, save_dir=save_dir, show_progress=show_progress)
+        parts.append(part)
+        logs[run['name']] = tlog
+        run.update(modules=mods, train=tlog.summary(), eval_s=round(time.perf_counter() - t2, 1))
+        _save_ft_checkpoint(ck_dir, fingerprint, run['name'], parts[-1], run=run, log=tlog)
+        _log_run(log, run, tlog, t1, t2, dataset, base_loss)
+    import pandas as pd
+    items = pd.concat(parts, ignore_index=True)
+    paired = stats.paired_table(items, n_boot=cfg.n_boot)
+    meta = _finetune_meta(model, neuron_set, ns, dataset, b, cfg, k, sm, lora, lora_r, lora_alpha, split, eval_records, missing,
+                          root, t0, base_loss, probe, source, check_frozen)
     res = FinetuneResult(items, paired, runs, logs, counts, split, meta)
     if out is not None:
         res.save(out, overwrite=True, n_boot=cfg.n_boot)
@@ -804,41 +948,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
             import shutil; shutil.rmtree(ck_dir, ignore_errors=True)
     return res
 
-CHECKPOINT_DIR = 'finetune_checkpoint'
-
-def _save_ft_checkpoint(ck_dir, fingerprint, name, part, run=None, log=None, base_loss=None):
-    "Keep one finished piece (the baseline or a run): its evaluation table and, for a run, its record and training log."
-    if ck_dir is None: return
-    from culnig.core import atomic_write
-    ck_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(ck_dir/f'{name}.parquet', lambda t: part.to_parquet(t, index=False))
-    state_path = ck_dir/'state.json'
-    state = json.loads(state_path.read_text()) if state_path.exists() else dict(fingerprint=fingerprint, done=[], runs={}, logs={})
-    if base_loss is not None: state['base_loss'] = base_loss
-    if run is not None:
-        state['done'].append(name)
-        state['runs'][name] = json.loads(json.dumps(run, default=lambda o: o.tolist() if hasattr(o, 'tolist') else str(o)))
-        state['logs'][name] = dict(steps=log.steps, params=json.loads(json.dumps(log.params, default=str)))
-    atomic_write(state_path, lambda t: Path(t).write_text(json.dumps(state, indent=1)))
-
-def _load_ft_checkpoint(ck_dir, fingerprint):
-    "The finished pieces of an interrupted run in `ck_dir` (None when there is none); another run's checkpoint is refused."
-    import pandas as pd
-    state_path = ck_dir/'state.json'
-    if not state_path.exists(): return None
-    try:
-        state = json.loads(state_path.read_text())
-        parts = [pd.read_parquet(ck_dir/f'{n}.parquet') for n in ['baseline', *state['done']]]
-    except (OSError, ValueError, KeyError) as e:
-        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} is damaged ({type(e).__name__}); rerun with --overwrite (instead of "
-                          "--resume) to start again.") from None
-    if state.get('fingerprint') != fingerprint:
-        raise CulnigError(f"The fine-tuning checkpoint {ck_dir} belongs to another run (other neurons, budget, runs or model); rerun "
-                          "with the same arguments to resume it, or with --overwrite to start again.")
-    return dict(parts=parts, base_loss=state['base_loss'], done=state['done'], runs=state['runs'],
-                logs={n: TrainLog(steps=l['steps'], params=l['params']) for n, l in state['logs'].items()})
-
-# %% ../nbs/11_finetune.ipynb #e8dfbca9
+# %% ../nbs/11_finetune.ipynb #5737f8b1
 def finetune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig finetune', description=(
         'Fine-tune the MLPs of the k layers with the most / least culture-general neurons, random layers, the paper\'s '
@@ -868,18 +978,20 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--allow-other-model', action='store_true', help='use a neuron set made for another model (refused by default)')
     return p
 
-def main_finetune(argv: list[str] | None = None) -> int:
-    "`culnig finetune ...`: see `finetune_parser`."
-    from culnig.models import load_model
-    from culnig.study import model_slug
-    from culnig.core import cache_dir
+# %% ../nbs/11_finetune.ipynb #9025d72d
+def _finetune_args(argv):
+    "The parsed arguments; the `--seeds` words become one list of seeds (`culnig.selection.parse_seeds`), duplicates dropped."
     a = finetune_parser().parse_args(argv)
     if a.seeds is not None:
         from culnig.selection import parse_seeds
         a.seeds = list(dict.fromkeys(s for x in a.seeds for s in parse_seeds(x)))
-    out = Path(a.out)
-    if a.resume and not a.overwrite and (out/'finetune.json').exists() and not (out/CHECKPOINT_DIR).exists():
-        print(f"{out} already holds finished fine-tuning results; nothing to resume (use --overwrite to run again)."); return 0
+    return a
+
+# %% ../nbs/11_finetune.ipynb #9387d4c3
+def _check_finetune_args(a, out) -> Path | None:
+    "Every check that can fail before the model loads: the output folder, the neuron-set file, the numbers, where `--save` writes; returns the save folder."
+    from culnig.study import model_slug
+    from culnig.core import cache_dir
     prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=['finetune.json'], checkpoints=[CHECKPOINT_DIR], can_resume=True,
                    create=False)
     if not Path(a.neurons).exists(): raise CulnigError(f"Neuron-set file {a.neurons} not found (write it with `culnig select general`).")
@@ -894,13 +1006,19 @@ def main_finetune(argv: list[str] | None = None) -> int:
     if save_dir is not None and _inside_repository(save_dir) is not None:
         raise CulnigError(f"Refusing to write trained weights into the repository ({_inside_repository(save_dir)}): "
                           "choose a --save-dir outside it (default: under $CULNIG_CACHE).")
+    return save_dir
+
+# %% ../nbs/11_finetune.ipynb #8962965a
+def _run_finetune_command(a, out, save_dir, argv):
+    "Load the model and run the comparison; Ctrl-C ends with a message saying what is kept and how to resume."
+    from culnig.models import load_model
     model, tok = load_model(a.model, device=a.device)
     units = parse_units(a.train) if a.train else None
     try:
-        res = run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
-                           seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
-                           resume=a.resume, save_dir=save_dir, units=units, control_max_count=a.control_max_count,
-                           check_frozen=not a.no_frozen_check, train_source=a.train_source, allow_other_model=a.allow_other_model)
+        return run_finetune(model, tok, a.neurons, a.dataset, budget=a.budget, preset=a.preset or a.budget, k=a.k, modes=a.mode,
+                            seeds=a.seeds, max_steps=a.max_steps, lr=a.lr, lora=a.lora, out=out, overwrite=a.overwrite,
+                            resume=a.resume, save_dir=save_dir, units=units, control_max_count=a.control_max_count,
+                            check_frozen=not a.no_frozen_check, train_source=a.train_source, allow_other_model=a.allow_other_model)
     except KeyboardInterrupt:
         import shlex, sys
         from culnig.core import Interrupted
@@ -909,6 +1027,10 @@ def main_finetune(argv: list[str] | None = None) -> int:
                 else 'the baseline had not finished, nothing is kept')
         raise Interrupted(f"fine-tuning stopped; {kept} (the run in progress starts again). Resume with the same arguments and --resume:\n"
                           f"    culnig {again} --resume") from None
+
+# %% ../nbs/11_finetune.ipynb #19dabc9f
+def _print_finetune(res, out, save_dir) -> None:
+    "Each run's modules, parameter count and frozen check, then the change per layer choice and the count-drop correlation."
     for r in res.runs:
         fc = r.get('frozen_check')
         print(f"{r['name']}: {_describe_units(r['units'])}; {r['n_params']:,} parameters"
@@ -919,4 +1041,15 @@ def main_finetune(argv: list[str] | None = None) -> int:
     print(ch[['choice', 'dataset', 'metric', 'runs', 'delta', 'ci_low', 'ci_high', 'sd_over_seeds', 'cg_count']].round(2).to_string(index=False))
     print(res.correlation().round(3).to_string(index=False))
     print(f"results in {out}" + (f"; trained weights in {save_dir}" if save_dir else ''))
+
+# %% ../nbs/11_finetune.ipynb #12f0f2b5
+def main_finetune(argv: list[str] | None = None) -> int:
+    "`culnig finetune ...`: see `finetune_parser`."
+    a = _finetune_args(argv)
+    out = Path(a.out)
+    if a.resume and not a.overwrite and (out/'finetune.json').exists() and not (out/CHECKPOINT_DIR).exists():
+        print(f"{out} already holds finished fine-tuning results; nothing to resume (use --overwrite to run again)."); return 0
+    save_dir = _check_finetune_args(a, out)
+    res = _run_finetune_command(a, out, save_dir, argv)
+    _print_finetune(res, out, save_dir)
     return 0
