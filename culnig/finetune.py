@@ -26,7 +26,7 @@ __all__ = ['MLP_SITES', 'LAYER_MODES', 'MLP_MODULES', 'ATTN_MODULES', 'UNIT_KIND
            'finetune_eval_records', 'save_trained', 'count_correlation', 'FinetuneResult', 'plan_runs', 'run_finetune',
            'finetune_parser', 'main_finetune']
 
-# %% ../nbs/11_finetune.ipynb #38cf3ffb
+# %% ../nbs/11_finetune.ipynb #e18057ff
 def _as_neuron_set(neuron_set):
     "A NeuronSet from a NeuronSet, a path, a dict in the file format, a list of `top_neurons` entries or any object with `top_neurons`."
     from culnig.neuronset import NeuronSet, load_neuron_set
@@ -39,7 +39,7 @@ def _as_neuron_set(neuron_set):
         return NeuronSet(top_neurons=list(neuron_set.top_neurons), params=dict(getattr(neuron_set, 'params', None) or {}))
     raise CulnigError(f"Expected a neuron set (NeuronSet, file path, dict or list of top_neurons); got {type(neuron_set).__name__}.")
 
-# %% ../nbs/11_finetune.ipynb #5b51345b
+# %% ../nbs/11_finetune.ipynb #71dd2908
 MLP_SITES = ('mlp.gate_proj', 'mlp.up_proj')
 
 def layer_counts(neuron_set, n_layers: int | None = None, sites: Sequence[str] | None = MLP_SITES) -> torch.Tensor:
@@ -58,7 +58,7 @@ def layer_counts(neuron_set, n_layers: int | None = None, sites: Sequence[str] |
         counts[layer] += idx.numel()
     return counts
 
-# %% ../nbs/11_finetune.ipynb #dd04de63
+# %% ../nbs/11_finetune.ipynb #53be783d
 LAYER_MODES = ('most', 'least', 'random')
 
 def select_layers(neuron_set, k: int, mode: str = 'most', seed: int = 0, *, n_layers: int | None = None,
@@ -77,7 +77,7 @@ def select_layers(neuron_set, k: int, mode: str = 'most', seed: int = 0, *, n_la
         chosen = torch.argsort(key, stable=True)[:k].tolist()      # stable: equal counts keep ascending layer order
     return sorted(int(l) for l in chosen)
 
-# %% ../nbs/11_finetune.ipynb #479956ec
+# %% ../nbs/11_finetune.ipynb #d37c12a4
 MLP_MODULES = ('gate_proj', 'up_proj', 'gate_up_proj', 'down_proj')
 
 def finetune_modules(sitemap_or_model, layers: Iterable[int]) -> list[str]:
@@ -97,7 +97,7 @@ def finetune_modules(sitemap_or_model, layers: Iterable[int]) -> list[str]:
         out += [f'{mlp_path}.{n}' for n in names]
     return out
 
-# %% ../nbs/11_finetune.ipynb #ae1e8c83
+# %% ../nbs/11_finetune.ipynb #eceb6206
 def finetune_parameters(model, modules: Iterable[str]) -> dict[str, torch.nn.Parameter]:
     "{qualified parameter name: parameter} of the modules `modules` (paths as `finetune_modules` returns them)."
     out = {}
@@ -106,7 +106,7 @@ def finetune_parameters(model, modules: Iterable[str]) -> dict[str, torch.nn.Par
         for n, p in mod.named_parameters(): out[f'{path}.{n}'] = p
     return out
 
-# %% ../nbs/11_finetune.ipynb #c41a2c73
+# %% ../nbs/11_finetune.ipynb #917f6aa5
 ATTN_MODULES = ('q_proj', 'k_proj', 'v_proj', 'qkv_proj', 'o_proj')
 
 def _sitemap(sitemap_or_model):
@@ -129,7 +129,7 @@ def attention_modules(sitemap_or_model, layers: Iterable[int], names: Sequence[s
         out += [f'{path}.{n}' for n in want]
     return out
 
-# %% ../nbs/11_finetune.ipynb #68e4d018
+# %% ../nbs/11_finetune.ipynb #0f067c2a
 UNIT_KINDS = {'mlp': None, 'attn': None, 'q': 'q_proj', 'k': 'k_proj', 'v': 'v_proj', 'o': 'o_proj'}
 
 def unit_modules(sitemap_or_model, units: Iterable[tuple]) -> list[str]:
@@ -144,7 +144,7 @@ def unit_modules(sitemap_or_model, units: Iterable[tuple]) -> list[str]:
         out += [m for m in mods if m not in out]
     return out
 
-# %% ../nbs/11_finetune.ipynb #8606f158
+# %% ../nbs/11_finetune.ipynb #0e17f8a7
 def parse_units(spec: Sequence[str] | str) -> list[tuple[str, int]]:
     "Units from `KIND:LAYERS` words (`mlp:3,5`, `attn:2-4`, `q:0`), in order, duplicates dropped."
     out = []
@@ -162,19 +162,19 @@ def parse_units(spec: Sequence[str] | str) -> list[tuple[str, int]]:
                     if (kind, l) not in out: out.append((kind, l))
     return out
 
-# %% ../nbs/11_finetune.ipynb #ae2e2825
+# %% ../nbs/11_finetune.ipynb #9f5675b5
 ATTN_SITES = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
 
 def unit_counts(neuron_set, n_layers: int | None = None) -> dict[str, list[int]]:
     "Culture-general neurons per layer at the MLP sites (`mlp`) and at the attention sites (`attn`)."
     return dict(mlp=layer_counts(neuron_set, n_layers, MLP_SITES).tolist(), attn=layer_counts(neuron_set, n_layers, ATTN_SITES).tolist())
 
-# %% ../nbs/11_finetune.ipynb #216c9be6
+# %% ../nbs/11_finetune.ipynb #79e8386f
 def n_parameters(model, modules: Iterable[str]) -> int:
     "Number of parameters in `modules`."
     return sum(p.numel() for p in finetune_parameters(model, modules).values())
 
-# %% ../nbs/11_finetune.ipynb #95ded973
+# %% ../nbs/11_finetune.ipynb #52fb7180
 def control_units(neuron_set, sitemap_or_model, target_params: int, max_count: int = 0) -> list[tuple[str, int]]:
     "The paper's control: zero-count MLPs, then zero-count attention blocks (`max_count`: at most that many neurons), about `target_params` parameters."
     sm = _sitemap(sitemap_or_model)
@@ -191,7 +191,7 @@ def control_units(neuron_set, sitemap_or_model, target_params: int, max_count: i
     if not units: raise CulnigError('No module without culture-general neurons fits the parameter budget: no control can be built.')
     return units
 
-# %% ../nbs/11_finetune.ipynb #d3b98901
+# %% ../nbs/11_finetune.ipynb #f2510a4f
 NLU_TRAIN_DATASETS = ('qnli', 'mrpc')
 
 def nlu_split(ids: Iterable, dataset: str, eval_fraction: float = 0.5) -> dict[str, list[str]]:
@@ -204,7 +204,7 @@ def nlu_split(ids: Iterable, dataset: str, eval_fraction: float = 0.5) -> dict[s
     for i in rank[:n_eval]: is_eval[i] = True
     return dict(train=[x for x, e in zip(ids, is_eval) if not e], eval=[x for x, e in zip(ids, is_eval) if e])
 
-# %% ../nbs/11_finetune.ipynb #16eadd97
+# %% ../nbs/11_finetune.ipynb #e7cc3f32
 def encode_example(record: dict, tokenizer) -> dict:
     "`{id, input_ids, labels, n_prompt}` for one prompt record: the prompt's tokens then the label's, loss only on the label."
     from culnig.data import needs_special_tokens
@@ -214,7 +214,7 @@ def encode_example(record: dict, tokenizer) -> dict:
     return dict(id=str(record['id']), dataset=record.get('dataset'), label=str(record['label']),
                 input_ids=list(prompt) + list(target), labels=[-100] * len(prompt) + list(target), n_prompt=len(prompt))
 
-# %% ../nbs/11_finetune.ipynb #9118b472
+# %% ../nbs/11_finetune.ipynb #0eab42c5
 def training_records(dataset, tokenizer, *, part: str = 'train', eval_fraction: float = 0.5, template: int = 0,
                      root=None, limit: int | None = None) -> list[dict]:
     "Encoded training examples: `dataset` ('qnli', 'mrpc' or a list of prompt records), one template, one part of the split."
@@ -236,7 +236,7 @@ def training_records(dataset, tokenizer, *, part: str = 'train', eval_fraction: 
     if limit is not None: records = records[:limit]
     return [encode_example(r, tokenizer) for r in records]
 
-# %% ../nbs/11_finetune.ipynb #658f4196
+# %% ../nbs/11_finetune.ipynb #cf8959b2
 NLU_TRAIN_FILES = {'qnli': 'glue/qnli_train.tsv', 'mrpc': 'glue/mrpc_train.tsv'}
 
 QNLI_TRAIN_ITEMS = 10_000
@@ -271,7 +271,7 @@ def train_split_records(dataset: str, tokenizer, root=None, n_qnli: int = QNLI_T
                         label=label, options=['0', '1'], chat_path=chat_path))
     return out
 
-# %% ../nbs/11_finetune.ipynb #99dc9cf7
+# %% ../nbs/11_finetune.ipynb #04ca9af6
 BLEND_VALID_TOPIC = 'Education'
 
 def blend_training_records(tokenizer, root=None, countries=None) -> dict[str, list[dict]]:
@@ -281,7 +281,7 @@ def blend_training_records(tokenizer, root=None, countries=None) -> dict[str, li
     valid = [r for r in build_prompts('blend', tokenizer, split='heldout', countries=countries, root=root) if r.get('topic') == BLEND_VALID_TOPIC]
     return dict(train=train_r, valid=valid)
 
-# %% ../nbs/11_finetune.ipynb #7cd9e6dd
+# %% ../nbs/11_finetune.ipynb #a7285c6d
 def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     "Right-padded `input_ids`, `attention_mask`, `labels` (-100 on padding) of a micro-batch."
     S = max(len(e['input_ids']) for e in examples)
@@ -293,7 +293,7 @@ def collate(examples: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
         ids[i, :n] = torch.tensor(e['input_ids']); mask[i, :n] = 1; labels[i, :n] = torch.tensor(e['labels'])
     return dict(input_ids=ids, attention_mask=mask, labels=labels)
 
-# %% ../nbs/11_finetune.ipynb #f837e6e8
+# %% ../nbs/11_finetune.ipynb #aaa7a4cc
 def target_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
     "(sum of cross-entropy over the target tokens, number of target tokens); logits only where a target is predicted."
     dev = next(model.parameters()).device
@@ -308,7 +308,7 @@ def target_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, in
     loss = F.cross_entropy(logits.float().flatten(0, 1), nxt[:, pos].flatten(), ignore_index=-100, reduction='sum')
     return loss, n
 
-# %% ../nbs/11_finetune.ipynb #b5ae33a2
+# %% ../nbs/11_finetune.ipynb #6d5ba024
 @dataclass
 class TrainLog:
     "Per-step record of a training run (`steps`: list of dicts) and the run's settings (`params`)."
@@ -337,12 +337,12 @@ class TrainLog:
 
     def to_dict(self) -> dict: return dict(params=self.params, summary=self.summary(), steps=self.steps)
 
-# %% ../nbs/11_finetune.ipynb #8edac304
+# %% ../nbs/11_finetune.ipynb #455a051c
 def _examples(records: Sequence[dict], tokenizer) -> list[dict]:
     "Encoded examples: records that already have `input_ids`/`labels` are kept, prompt records are encoded."
     return [r if 'input_ids' in r and 'labels' in r else encode_example(r, tokenizer) for r in records]
 
-# %% ../nbs/11_finetune.ipynb #aa73c72a
+# %% ../nbs/11_finetune.ipynb #0098d4fb
 def _lora_model(model, modules, r, alpha):
     try: from peft import LoraConfig, get_peft_model
     except ImportError as e: raise CulnigError("LoRA needs the `peft` package: pip install peft (culnig pins a tested version "
@@ -350,7 +350,7 @@ def _lora_model(model, modules, r, alpha):
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, bias='none', target_modules=list(modules))
     return get_peft_model(model, cfg)
 
-# %% ../nbs/11_finetune.ipynb #5481202c
+# %% ../nbs/11_finetune.ipynb #49534b8d
 def _trainable(model, modules, lora, lora_r, lora_alpha):
     "The model to train (the peft model with LoRA) and the parameters the optimiser updates; with a full update every other parameter is frozen."
     if lora:
@@ -363,7 +363,7 @@ def _trainable(model, modules, lora, lora_r, lora_alpha):
         params = list(chosen.values())
     return model, params
 
-# %% ../nbs/11_finetune.ipynb #938eb333
+# %% ../nbs/11_finetune.ipynb #f3502a63
 def _optimiser_step(model, group, batch_size, pad_id, params, opt, max_grad_norm):
     "One optimiser step over `group` in micro-batches of `batch_size`; returns (summed loss, target tokens, gradient norm)."
     micro = [group[j:j + batch_size] for j in range(0, len(group), batch_size)]
@@ -377,7 +377,7 @@ def _optimiser_step(model, group, batch_size, pad_id, params, opt, max_grad_norm
     opt.step(); opt.zero_grad(set_to_none=True)
     return loss_sum, n_target, gnorm
 
-# %% ../nbs/11_finetune.ipynb #fb9e6d31
+# %% ../nbs/11_finetune.ipynb #ef09b25d
 def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, lr: float = 3e-5, batch_size: int = 4,
           grad_accum: int = 4, epochs: int = 1, max_steps: int | None = None, seed: int = 42, lora: bool = False,
           lora_r: int = 32, lora_alpha: int = 64, max_grad_norm: float | None = 1.0, show_progress: bool = True):
@@ -426,7 +426,7 @@ def train(model, tokenizer, records: Sequence[dict], modules: Sequence[str], *, 
             for n, p in model.named_parameters(): p.requires_grad_(flags.get(n, p.requires_grad))
     return model, log
 
-# %% ../nbs/11_finetune.ipynb #9e1ea00f
+# %% ../nbs/11_finetune.ipynb #cab02c08
 def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8) -> float:
     "Mean cross-entropy per target token of `records` (prompt records or encoded examples), no gradients: a fixed yardstick."
     examples = _examples(records, tokenizer)
@@ -439,7 +439,7 @@ def heldout_loss(model, tokenizer, records: Sequence[dict], batch_size: int = 8)
             total += float(s); n += k
     return total / n
 
-# %% ../nbs/11_finetune.ipynb #14e494ba
+# %% ../nbs/11_finetune.ipynb #4bd1e959
 @dataclass(frozen=True)
 class FinetuneBudget:
     "A named training budget of the fine-tuning comparison (evaluation sizes come from the report preset of the same name)."
@@ -471,7 +471,7 @@ FINETUNE_BUDGETS = {
                             modes=LAYER_MODES + ('control',)),
 }
 
-# %% ../nbs/11_finetune.ipynb #b0f8c195
+# %% ../nbs/11_finetune.ipynb #dcbc14a0
 def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
     "The budget called `name` (tiny, quick, paper) with single fields overridden (None values are ignored)."
     import dataclasses
@@ -485,12 +485,12 @@ def get_budget(name: str | FinetuneBudget, **overrides) -> FinetuneBudget:
         if m not in LAYER_MODES + ('control',): raise UnknownName(f"Unknown layer choice {m!r}; use one of {', '.join(LAYER_MODES + ('control',))}.")
     return dataclasses.replace(b, **overrides)
 
-# %% ../nbs/11_finetune.ipynb #b7700f02
+# %% ../nbs/11_finetune.ipynb #261dd03e
 def default_k(n_layers: int) -> int:
     "The paper's proportion of trained layers, 7 of 48, for a model with `n_layers` layers (at least 1)."
     return max(1, round(7 / 48 * n_layers))
 
-# %% ../nbs/11_finetune.ipynb #c9016756
+# %% ../nbs/11_finetune.ipynb #75b48cd7
 TRAIN_DATASETS = NLU_TRAIN_DATASETS + ('blend',)
 
 def _nlu_records(dataset: str, tokenizer, root=None) -> list[dict]:
@@ -516,7 +516,7 @@ def finetune_eval_records(tokenizer, preset, nlu_records: Sequence[dict] | None,
     nlu = study.subsample(nlu, preset.eval_nlu, by=('dataset',), one_per=one)
     return cult + nlu, missing
 
-# %% ../nbs/11_finetune.ipynb #f8a8b525
+# %% ../nbs/11_finetune.ipynb #5046e16c
 def _inside_repository(path: Path) -> Path | None:
     "The culnig repository that contains `path` (a folder with settings.ini, nbs/ and culnig/), if any."
     p = Path(path).expanduser().resolve()
@@ -524,7 +524,7 @@ def _inside_repository(path: Path) -> Path | None:
         if (d/'settings.ini').is_file() and (d/'nbs').is_dir() and (d/'culnig').is_dir(): return d
     return None
 
-# %% ../nbs/11_finetune.ipynb #3c19b140
+# %% ../nbs/11_finetune.ipynb #a385b889
 def save_trained(model, modules: Sequence[str], folder, meta: dict, lora: bool = False) -> Path:
     "Write the trained modules' weights (or the LoRA adapter) and `finetune.json` into `folder` (refused inside the repository)."
     folder = Path(folder)
@@ -541,7 +541,7 @@ def save_trained(model, modules: Sequence[str], folder, meta: dict, lora: bool =
     (folder/'finetune.json').write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return folder
 
-# %% ../nbs/11_finetune.ipynb #0ef1a237
+# %% ../nbs/11_finetune.ipynb #60d302f6
 def _pearson(x, y) -> float:
     import numpy as np
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -553,7 +553,7 @@ def _ranks(v):
     import pandas as pd
     return pd.Series(np.asarray(v, float)).rank(method='average').to_numpy()
 
-# %% ../nbs/11_finetune.ipynb #2489660c
+# %% ../nbs/11_finetune.ipynb #760836ea
 def count_correlation(counts, drops, n_perm: int = 10000, seed: int = 0) -> dict:
     "Pearson r (Fisher-z 95% interval), Spearman rho and a permutation p-value (two-sided) between counts and drops."
     import itertools, numpy as np
@@ -573,7 +573,7 @@ def count_correlation(counts, drops, n_perm: int = 10000, seed: int = 0) -> dict
         p = float(np.mean(np.abs(rs) >= abs(r) - 1e-12))
     return dict(n=n, pearson_r=r, r_ci_low=lo, r_ci_high=hi, spearman_rho=_pearson(_ranks(x), _ranks(y)), p_permutation=p)
 
-# %% ../nbs/11_finetune.ipynb #91037ddf
+# %% ../nbs/11_finetune.ipynb #5550d852
 def _choices_table(f7):
     "`FinetuneResult.choices` from the rows of figure 7."
     import pandas as pd
@@ -587,7 +587,7 @@ def _choices_table(f7):
                          cg_count=d['cg_count'].mean()))
     return pd.DataFrame(rows)
 
-# %% ../nbs/11_finetune.ipynb #4c828c7f
+# %% ../nbs/11_finetune.ipynb #e56e238b
 def _save_tables(res, out, overwrite: bool, n_boot: int) -> Path:
     "`FinetuneResult.save`: every table (CSV/parquet) and `finetune.json` into `out`."
     from culnig.study import save_json
@@ -606,7 +606,7 @@ def _save_tables(res, out, overwrite: bool, n_boot: int) -> Path:
                    train_logs={n: l.to_dict() for n, l in res.logs.items()}), out/'finetune.json')
     return out
 
-# %% ../nbs/11_finetune.ipynb #97784f02
+# %% ../nbs/11_finetune.ipynb #d978fd74
 @dataclass
 class FinetuneResult:
     "What `run_finetune` measured: per-item results, paired changes, per-run records and training logs."
@@ -658,7 +658,7 @@ class FinetuneResult:
     def __repr__(self):
         return f"FinetuneResult({len(self.runs)} runs: {', '.join(r['name'] for r in self.runs)}; {self.items['uid'].nunique()} items)"
 
-# %% ../nbs/11_finetune.ipynb #8ca31888
+# %% ../nbs/11_finetune.ipynb #38b5ca6f
 RUN_CHOICES = LAYER_MODES + ('control',)
 
 def _run(name, choice, seed, units, counts) -> dict:
@@ -688,7 +688,7 @@ def plan_runs(neuron_set, n_layers: int, k: int, modes: Sequence[str] = LAYER_MO
     if units: runs.append(_run('custom', 'custom', -1, list(units), counts))
     return runs
 
-# %% ../nbs/11_finetune.ipynb #7217d604
+# %% ../nbs/11_finetune.ipynb #51ecffc2
 def _fingerprint(model, skip: set) -> tuple[str, int]:
     "sha256 over the bytes of every parameter not in `skip` (names), in name order, and how many tensors it covers."
     import hashlib
@@ -699,7 +699,7 @@ def _fingerprint(model, skip: set) -> tuple[str, int]:
         h.update(name.encode()); h.update(t.view(torch.uint8).numpy().tobytes()); n += 1
     return h.hexdigest(), n
 
-# %% ../nbs/11_finetune.ipynb #79376cd1
+# %% ../nbs/11_finetune.ipynb #cfca9c47
 def _describe_units(units) -> str:
     "'MLP of layers 1, 2; attention of layer 0' for a list of (kind, layer)."
     by = {}
@@ -707,7 +707,7 @@ def _describe_units(units) -> str:
     word = dict(mlp='MLP', attn='attention', q='q_proj', k='k_proj', v='v_proj', o='o_proj')
     return '; '.join(f"{word[k]} of layer{'s' if len(ls) > 1 else ''} {', '.join(map(str, ls))}" for k, ls in by.items())
 
-# %% ../nbs/11_finetune.ipynb #c35da2f3
+# %% ../nbs/11_finetune.ipynb #c74af255
 CHECKPOINT_DIR = 'finetune_checkpoint'
 
 def _save_ft_checkpoint(ck_dir, fingerprint, name, part, run=None, log=None, base_loss=None):
@@ -725,7 +725,7 @@ def _save_ft_checkpoint(ck_dir, fingerprint, name, part, run=None, log=None, bas
         state['logs'][name] = dict(steps=log.steps, params=json.loads(json.dumps(log.params, default=str)))
     atomic_write(state_path, lambda t: Path(t).write_text(json.dumps(state, indent=1)))
 
-# %% ../nbs/11_finetune.ipynb #70544141
+# %% ../nbs/11_finetune.ipynb #7ed187e8
 def _load_ft_checkpoint(ck_dir, fingerprint):
     "The finished pieces of an interrupted run in `ck_dir` (None when there is none); another run's checkpoint is refused."
     import pandas as pd
@@ -743,7 +743,7 @@ def _load_ft_checkpoint(ck_dir, fingerprint):
     return dict(parts=parts, base_loss=state['base_loss'], done=state['done'], runs=state['runs'],
                 logs={n: TrainLog(steps=l['steps'], params=l['params']) for n, l in state['logs'].items()})
 
-# %% ../nbs/11_finetune.ipynb #1aee6ac3
+# %% ../nbs/11_finetune.ipynb #60863317
 def _check_outputs(out, overwrite: bool, resume: bool, save_dir):
     "Refuse results or another run's checkpoint already in `out` (unless told) and a `save_dir` inside the repository; return the checkpoint folder."
     if out is not None and (Path(out)/'finetune.json').exists() and not overwrite:
@@ -759,7 +759,7 @@ def _check_outputs(out, overwrite: bool, resume: bool, save_dir):
                           "choose a --save-dir outside it.")
     return ck_dir
 
-# %% ../nbs/11_finetune.ipynb #60454565
+# %% ../nbs/11_finetune.ipynb #ba5e5fb4
 def _plan(model, neuron_set, budget, preset, k, modes, seeds, max_steps, lr, units, control_max_count, allow_other_model):
     "The budget, the report preset, the neuron set (checked against the model), the site map, k, the runs and the counts per layer."
     from culnig import study
@@ -776,7 +776,7 @@ def _plan(model, neuron_set, budget, preset, k, modes, seeds, max_steps, lr, uni
     counts = layer_counts(ns, sm.n_layers).tolist()
     return b, cfg, ns, sm, k, runs, counts
 
-# %% ../nbs/11_finetune.ipynb #8e91f0cd
+# %% ../nbs/11_finetune.ipynb #9cf61c4f
 def _training_data(dataset, tokenizer, cfg, b, root, train_source, eval_records):
     """The split of the NLU file (or BLEnD's topics), the training examples and the evaluation items, checked for overlap:
     (examples, split, source, probe records or None, eval_records, missing)."""
@@ -808,7 +808,7 @@ def _training_data(dataset, tokenizer, cfg, b, root, train_source, eval_records)
     if leak: raise CulnigError(f"{len(leak)} evaluation items of {dataset} are training items (e.g. {sorted(leak)[:3]}).")
     return examples, split, source, probe_recs, eval_records, missing
 
-# %% ../nbs/11_finetune.ipynb #943c3453
+# %% ../nbs/11_finetune.ipynb #eb6ce0a2
 def _run_fingerprint(model, ns, b, cfg, k, runs, dataset, lora, lora_r, lora_alpha, eval_records, split, source, check_frozen) -> str:
     "What a checkpoint must match to be resumed: budget, preset, runs, neurons, data, model and training options."
     from culnig import study
@@ -818,7 +818,7 @@ def _run_fingerprint(model, ns, b, cfg, k, runs, dataset, lora, lora_r, lora_alp
                             model=study.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
                             train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
 
-# %% ../nbs/11_finetune.ipynb #5a41a4fe
+# %% ../nbs/11_finetune.ipynb #db604578
 def _baseline(model, tokenizer, eval_records, cfg, ev_out, probe, ck, ck_dir, fingerprint, dataset, t0, log):
     "The baseline's evaluation, its held-out loss and the training logs so far: from the checkpoint when resuming, else evaluated (and checkpointed) now."
     from culnig import study
@@ -833,7 +833,7 @@ def _baseline(model, tokenizer, eval_records, cfg, ev_out, probe, ck, ck_dir, fi
         log(f"baseline evaluated in {time.perf_counter() - t0:.0f} s; held-out {dataset} loss {base_loss:.3f} ({len(probe)} items)")
     return parts, base_loss, logs
 
-# %% ../nbs/11_finetune.ipynb #cb4b71e3
+# %% ../nbs/11_finetune.ipynb #97e0f4ca
 def _train_run(model, tokenizer, sm, run, examples, eval_records, b, cfg, probe, flags, ev_out, dataset, *, lora, lora_r, lora_alpha,
                check_frozen, save_dir, show_progress):
     """One run: train its modules, check bit for bit that nothing else changed, evaluate, save the weights if asked, and (always)
@@ -873,7 +873,7 @@ def _train_run(model, tokenizer, sm, run, examples, eval_records, b, cfg, probe,
             for n, p in finetune_parameters(model, mods).items(): p.copy_(snapshot[n])
     return model, mods, part, tlog, t1, t2
 
-# %% ../nbs/11_finetune.ipynb #f082710d
+# %% ../nbs/11_finetune.ipynb #23a45f9c
 def _log_run(log, run, tlog, t1, t2, dataset, base_loss):
     "One line per finished run: its modules, parameter count, speed, training loss and held-out loss."
     s = tlog.summary()
@@ -881,7 +881,7 @@ def _log_run(log, run, tlog, t1, t2, dataset, base_loss):
         f"{t2 - t1:.0f} s ({s['steps_per_s']:.3f} steps/s, {s['tokens_per_s']:.0f} tokens/s), loss {s['loss_first']:.3f} -> "
         f"{s['loss_last']:.3f}; held-out {dataset} loss {base_loss:.3f} -> {run['heldout_loss']:.3f}; evaluated in {run['eval_s']:.0f} s")
 
-# %% ../nbs/11_finetune.ipynb #1ff02d88
+# %% ../nbs/11_finetune.ipynb #3c45eb2a
 def _finetune_meta(model, neuron_set, ns, dataset, b, cfg, k, sm, lora, lora_r, lora_alpha, split, eval_records, missing, root,
                    t0, base_loss, probe, source, check_frozen) -> dict:
     "The provenance of the comparison (`FinetuneResult.meta`, saved in `finetune.json`)."
@@ -897,7 +897,7 @@ def _finetune_meta(model, neuron_set, ns, dataset, b, cfg, k, sm, lora, lora_r, 
                         n_heldout_loss_items=len(probe), train_source=source, cultural_eval=list(cfg.cultural_datasets),
                         frozen_checked=bool(check_frozen and not lora))
 
-# %% ../nbs/11_finetune.ipynb #b6ec70cb
+# %% ../nbs/11_finetune.ipynb #cb4d5c81
 def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | FinetuneBudget = 'quick', preset='quick',
                  k: int | None = None, modes: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                  max_steps: int | None = None, lr: float | None = None, lora: bool = False, lora_r: int = 32, lora_alpha: int = 64,
@@ -948,7 +948,7 @@ def run_finetune(model, tokenizer, neuron_set, dataset: str, *, budget: str | Fi
             import shutil; shutil.rmtree(ck_dir, ignore_errors=True)
     return res
 
-# %% ../nbs/11_finetune.ipynb #5737f8b1
+# %% ../nbs/11_finetune.ipynb #633e2721
 def finetune_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig finetune', description=(
         'Fine-tune the MLPs of the k layers with the most / least culture-general neurons, random layers, the paper\'s '
@@ -978,7 +978,7 @@ def finetune_parser() -> argparse.ArgumentParser:
     p.add_argument('--allow-other-model', action='store_true', help='use a neuron set made for another model (refused by default)')
     return p
 
-# %% ../nbs/11_finetune.ipynb #9025d72d
+# %% ../nbs/11_finetune.ipynb #b0abc79f
 def _finetune_args(argv):
     "The parsed arguments; the `--seeds` words become one list of seeds (`culnig.selection.parse_seeds`), duplicates dropped."
     a = finetune_parser().parse_args(argv)
@@ -987,7 +987,7 @@ def _finetune_args(argv):
         a.seeds = list(dict.fromkeys(s for x in a.seeds for s in parse_seeds(x)))
     return a
 
-# %% ../nbs/11_finetune.ipynb #9387d4c3
+# %% ../nbs/11_finetune.ipynb #4be8ade1
 def _check_finetune_args(a, out) -> Path | None:
     "Every check that can fail before the model loads: the output folder, the neuron-set file, the numbers, where `--save` writes; returns the save folder."
     from culnig.study import model_slug
@@ -1008,7 +1008,7 @@ def _check_finetune_args(a, out) -> Path | None:
                           "choose a --save-dir outside it (default: under $CULNIG_CACHE).")
     return save_dir
 
-# %% ../nbs/11_finetune.ipynb #8962965a
+# %% ../nbs/11_finetune.ipynb #6fae7f5d
 def _run_finetune_command(a, out, save_dir, argv):
     "Load the model and run the comparison; Ctrl-C ends with a message saying what is kept and how to resume."
     from culnig.models import load_model
@@ -1028,7 +1028,7 @@ def _run_finetune_command(a, out, save_dir, argv):
         raise Interrupted(f"fine-tuning stopped; {kept} (the run in progress starts again). Resume with the same arguments and --resume:\n"
                           f"    culnig {again} --resume") from None
 
-# %% ../nbs/11_finetune.ipynb #19dabc9f
+# %% ../nbs/11_finetune.ipynb #7f6964b1
 def _print_finetune(res, out, save_dir) -> None:
     "Each run's modules, parameter count and frozen check, then the change per layer choice and the count-drop correlation."
     for r in res.runs:
@@ -1042,7 +1042,7 @@ def _print_finetune(res, out, save_dir) -> None:
     print(res.correlation().round(3).to_string(index=False))
     print(f"results in {out}" + (f"; trained weights in {save_dir}" if save_dir else ''))
 
-# %% ../nbs/11_finetune.ipynb #12f0f2b5
+# %% ../nbs/11_finetune.ipynb #49b18cb0
 def main_finetune(argv: list[str] | None = None) -> int:
     "`culnig finetune ...`: see `finetune_parser`."
     a = _finetune_args(argv)

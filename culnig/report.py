@@ -19,7 +19,7 @@ __all__ = ['EXPERIMENTS', 'EXPERIMENTS_SHARE', 'KERNEL_ENV', 'RUN_DIR', 'PUBLISH
            'step_state', 'execute_step', 'run_report', 'protocol_line', 'write_summary', 'report_parser',
            'check_inputs', 'main_report']
 
-# %% ../nbs/10_report.ipynb #d1050a7a
+# %% ../nbs/10_report.ipynb #608cd73c
 @dataclass(frozen=True)
 class Experiment:
     name: str                      # notebook stem in nbs/experiments/
@@ -40,7 +40,7 @@ EXPERIMENTS = [
     Experiment('figures', deps=('identify', 'suppress_general', 'culture_specific', 'filtering_ablation', 'enhance', 'finetune')),
 ]
 
-# %% ../nbs/10_report.ipynb #73ccf578
+# %% ../nbs/10_report.ipynb #dab17a88
 @dataclass
 class Step:
     "One notebook run: `name` is also the executed notebook's stem and its results folder."
@@ -50,7 +50,7 @@ class Step:
     parameters: dict
     deps: list
 
-# %% ../nbs/10_report.ipynb #1f636568
+# %% ../nbs/10_report.ipynb #b0e5a526
 EXPERIMENTS_SHARE = ('share', 'culnig', 'experiments')   # where `pip install` puts the notebooks (setup.py `data_files`)
 
 def experiments_dir() -> Path:
@@ -66,14 +66,14 @@ def experiments_dir() -> Path:
                       ". Reinstall culnig with pip (the wheel installs them under <prefix>/share/culnig/experiments), run from a "
                       "clone of the repository, or set CULNIG_EXPERIMENTS (or --notebooks) to a folder holding them.")
 
-# %% ../nbs/10_report.ipynb #b54e849a
+# %% ../nbs/10_report.ipynb #1ac09383
 def _is_planted(model) -> bool:
     "Is `model` a planted model (a name of culnig.models.PLANTED_MODELS or a `culnig plant` folder)? Its report adds the ground truth."
     from culnig.models import PLANTED_MODELS
     p = Path(str(model)).expanduser()
     return str(model) in PLANTED_MODELS or (p.is_dir() and (p/'plan.json').is_file() and (p/'delta.safetensors').is_file())
 
-# %% ../nbs/10_report.ipynb #c0bedf5e
+# %% ../nbs/10_report.ipynb #d27eb40c
 def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, results: Path, figures: Path,
                notebooks: Path|None = None, extras: Sequence[str] = ()) -> list[Step]:
     "Every step of the study in order, with the papermill parameters of each."
@@ -99,7 +99,7 @@ def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, re
         steps += [Step(n, e, nb, prm, deps) for n, prm in runs]
     return steps
 
-# %% ../nbs/10_report.ipynb #e1f7ce10
+# %% ../nbs/10_report.ipynb #77cc6cf6
 def machine() -> str:
     "Host, CPU count and torch threads, e.g. 'host x86_64, 2 cpus, torch 2 threads'."
     try:
@@ -108,7 +108,7 @@ def machine() -> str:
     except Exception: th = ''
     return f"{socket.gethostname()} {platform.machine()}, {os.cpu_count()} cpus{th}"
 
-# %% ../nbs/10_report.ipynb #13012952
+# %% ../nbs/10_report.ipynb #4c1ce93d
 def _fmt_s(s: float) -> str:
     s = int(round(s)); return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
@@ -132,7 +132,7 @@ def provenance_markdown(step: str, parameters: dict, wall_s: float, started: str
               f"> | wall time | {_fmt_s(wall_s)} ({wall_s:.0f} s) |"]
     return '\n'.join(lines)
 
-# %% ../nbs/10_report.ipynb #1fd028a3
+# %% ../nbs/10_report.ipynb #a24730ad
 def add_provenance(nb_path: str|Path, markdown: str) -> None:
     "Insert (or replace) the provenance cell near the top of an executed notebook: after its title cell."
     import nbformat
@@ -144,11 +144,11 @@ def add_provenance(nb_path: str|Path, markdown: str) -> None:
     nb.cells.insert(titles[0] + 1 if titles else 0, cell)
     nbformat.write(nb, str(nb_path))
 
-# %% ../nbs/10_report.ipynb #ae5d5f8e
+# %% ../nbs/10_report.ipynb #6fbb34b6
 class ReportStepFailed(CulnigError):
     "An experiment notebook raised an error; the message names the notebook and the cell."
 
-# %% ../nbs/10_report.ipynb #ed98e3dd
+# %% ../nbs/10_report.ipynb #f16def97
 KERNEL_ENV = {'CULNIG_PROGRESS': '0', 'HF_HUB_DISABLE_PROGRESS_BARS': '1', 'PYTHONWARNINGS': 'ignore:IProgress not found'}
 
 def kernel_env() -> dict:
@@ -159,13 +159,13 @@ def kernel_env() -> dict:
     env['JUPYTER_PATH'] = os.pathsep.join([str(Path(sys.prefix)/'share'/'jupyter')] + ([os.environ['JUPYTER_PATH']] if os.environ.get('JUPYTER_PATH') else []))
     return env
 
-# %% ../nbs/10_report.ipynb #15126a51
+# %% ../nbs/10_report.ipynb #79959a6e
 def _marker(results: Path, step: str) -> Path: return Path(results)/'.steps'/f'{step}.json'
 
 def _params_hash(step: Step) -> str:
     return sha256_json(dict(parameters=step.parameters, preset=get_preset(step.parameters['preset']).params()))
 
-# %% ../nbs/10_report.ipynb #e6a8019d
+# %% ../nbs/10_report.ipynb #fe887927
 def step_state(step: Step, results: Path, finished_at: dict) -> str:
     "'done', 'todo' (never finished), 'stale' (a step it reads finished later) or 'changed' (other parameters)."
     m = _marker(results, step.name)
@@ -175,7 +175,7 @@ def step_state(step: Step, results: Path, finished_at: dict) -> str:
     if any(finished_at.get(d, 0) > rec.get('finished_at', 0) for d in step.deps): return 'stale'
     return 'done'
 
-# %% ../nbs/10_report.ipynb #22d281e3
+# %% ../nbs/10_report.ipynb #dcb14360
 def _failure_message(step: Step, out_nb: Path, err) -> str:
     src = (getattr(err, 'source', '') or '').strip().splitlines()
     first = next((l for l in src if l.strip() and not l.lstrip().startswith('#')), src[0] if src else '')
@@ -185,7 +185,7 @@ def _failure_message(step: Step, out_nb: Path, err) -> str:
             f"The partly executed notebook with the full traceback is {out_nb}. Fix the cause and run the same command again: "
             f"finished steps are skipped.")
 
-# %% ../nbs/10_report.ipynb #16097c3f
+# %% ../nbs/10_report.ipynb #dfeee600
 def execute_step(step: Step, out_nb: Path, results: Path, progress: bool = True, kernel_name: str = 'python3',
                  hashes: dict|None = None) -> float:
     "Run one notebook with papermill, add its provenance header, write its marker; return the wall time in seconds."
@@ -224,7 +224,7 @@ def execute_step(step: Step, out_nb: Path, results: Path, progress: bool = True,
                    finished_at=time.time(), started=started, wall_s=wall), _marker(results, step.name))
     return wall
 
-# %% ../nbs/10_report.ipynb #420b95a8
+# %% ../nbs/10_report.ipynb #609e40c7
 def _select(steps: list[Step], wanted: Sequence[str]|None) -> set:
     if not wanted: return {s.name for s in steps}
     names = {s.name for s in steps}
@@ -233,7 +233,7 @@ def _select(steps: list[Step], wanted: Sequence[str]|None) -> set:
     if bad: raise UnknownName(f"Unknown step(s) {bad}; steps of this report: {sorted(exps | names)}.")
     return {s.name for s in steps if s.name in wanted or s.experiment.name in wanted}
 
-# %% ../nbs/10_report.ipynb #0045225a
+# %% ../nbs/10_report.ipynb #ee9673e2
 def run_report(model: str = 'smollm2-135m-instruct', preset: str = 'quick', countries: Sequence[str]|None = None,
                out: str|Path = 'reports', figures: str|Path = 'figures', rerun: bool = False, steps: Sequence[str]|None = None,
                notebooks: str|Path|None = None, progress: bool = True, kernel_name: str = 'python3', log=print,
@@ -281,7 +281,7 @@ def run_report(model: str = 'smollm2-135m-instruct', preset: str = 'quick', coun
     log(f"culnig report: {_fmt_s(time.time() - t_all)} in all; summary: {summary}")
     return report
 
-# %% ../nbs/10_report.ipynb #ccb98ea2
+# %% ../nbs/10_report.ipynb #f45102d2
 def _read_json(path: Path) -> dict:
     "A step's JSON record, or {} when that step has not written it."
     return json.loads(path.read_text(encoding='utf-8')) if path.exists() else {}
@@ -299,7 +299,7 @@ def _table(df, cols, fmt='{:.1f}') -> list[str]:
         out.append('| ' + ' | '.join(fmt.format(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols) + ' |')
     return out
 
-# %% ../nbs/10_report.ipynb #826c2665
+# %% ../nbs/10_report.ipynb #29aba2ba
 def protocol_line(preset: dict) -> str:
     "One summary line: which items were evaluated and how short answers were generated (from a preset's `params()`)."
     items = preset.get('eval_items', 'heldout')
@@ -310,7 +310,7 @@ def protocol_line(preset: dict) -> str:
     return (f"Items evaluated: {what}. BLEnD short answers: {how}, at most {preset.get('saq_max_new_tokens', '?')} new tokens, "
             "in each country's language.")
 
-# %% ../nbs/10_report.ipynb #ef449355
+# %% ../nbs/10_report.ipynb #20e138e3
 def _header_section(model_dir, ident) -> list[str]:
     "Title, model, preset and protocol."
     m = (ident.get('model') or {})
@@ -322,7 +322,7 @@ def _header_section(model_dir, ident) -> list[str]:
          f"Preset: {preset.get('doc', '')}", '', protocol_line(preset), '']
     return L
 
-# %% ../nbs/10_report.ipynb #4b5848e9
+# %% ../nbs/10_report.ipynb #69de83db
 def _groundtruth_section(res) -> list[str]:
     "A planted model's ground truth (first: it says whether the method works)."
     L = []
@@ -331,7 +331,7 @@ def _groundtruth_section(res) -> list[str]:
         L += ['## Ground truth: recovery of the planted neurons', '', gt.read_text(encoding='utf-8').strip(), '']
     return L
 
-# %% ../nbs/10_report.ipynb #5692a857
+# %% ../nbs/10_report.ipynb #ba4090ec
 def _neuron_sets_section(ident) -> list[str]:
     "The sizes of the neuron sets (from `identify`)."
     L = []
@@ -345,7 +345,7 @@ def _neuron_sets_section(ident) -> list[str]:
               f"- Identified from {ident.get('n_prompts')} scored prompts.", '']
     return L
 
-# %% ../nbs/10_report.ipynb #dd4631bd
+# %% ../nbs/10_report.ipynb #8d87d7be
 def _suppress_section(res, preset) -> list[str]:
     "The bottom line and the suppression of the culture-general set against random sets."
     L = []
@@ -377,7 +377,7 @@ def _suppress_section(res, preset) -> list[str]:
             L += _table(per, ['dataset', 'group', 'metric', 'change', 'random']) + ['']
     return L
 
-# %% ../nbs/10_report.ipynb #73bc8570
+# %% ../nbs/10_report.ipynb #239a5de3
 def _culture_specific_section(res) -> list[str]:
     "The cross-culture matrix of the culture-specific sets."
     L = []
@@ -400,7 +400,7 @@ def _culture_specific_section(res) -> list[str]:
         L.append('')
     return L
 
-# %% ../nbs/10_report.ipynb #8a5ded5c
+# %% ../nbs/10_report.ipynb #e50aac5e
 def _ablation_section(res) -> list[str]:
     "The filtering ablation."
     L = []
@@ -420,7 +420,7 @@ def _ablation_section(res) -> list[str]:
         L.append('')
     return L
 
-# %% ../nbs/10_report.ipynb #7042287b
+# %% ../nbs/10_report.ipynb #210d7332
 def _enhance_section(res) -> list[str]:
     "Enhancing the culture-general set."
     L = []
@@ -429,7 +429,7 @@ def _enhance_section(res) -> list[str]:
         L += ['## Enhancing the culture-general neurons (×2)', ''] + versus_lines(en) + ['']
     return L
 
-# %% ../nbs/10_report.ipynb #1f3e74bc
+# %% ../nbs/10_report.ipynb #5da74d3f
 def _finetune_section(res) -> list[str]:
     "The fine-tuning comparison."
     L = []
@@ -467,7 +467,7 @@ def _finetune_section(res) -> list[str]:
         L.append('')
     return L
 
-# %% ../nbs/10_report.ipynb #488aaaf3
+# %% ../nbs/10_report.ipynb #c672bce8
 def _headlines_section(res) -> list[str]:
     "Every other step's own `headline.md`."
     L = []
@@ -475,7 +475,7 @@ def _headlines_section(res) -> list[str]:
         L += [f"## {d.name}", '', (d/'headline.md').read_text(encoding='utf-8').strip(), '']
     return L
 
-# %% ../nbs/10_report.ipynb #fe3b93bb
+# %% ../nbs/10_report.ipynb #63a9a3a8
 def _notebooks_section(model_dir, plan, markers) -> list[str]:
     "Links to the executed notebooks with their wall times."
     L = []
@@ -488,7 +488,7 @@ def _notebooks_section(model_dir, plan, markers) -> list[str]:
     if markers: L += ['', f"Total wall time of the steps: {_fmt_s(total)} on {machine()}."]
     return L
 
-# %% ../nbs/10_report.ipynb #cba793cb
+# %% ../nbs/10_report.ipynb #68571753
 def _figures_section(model_dir, figures_dir) -> list[str]:
     "Links to the figures."
     L = []
@@ -499,7 +499,7 @@ def _figures_section(model_dir, figures_dir) -> list[str]:
             L.append(f"- [{f.stem}]({_rel(f, model_dir)}) ([PDF]({_rel(f.with_suffix('.pdf'), model_dir)}))")
     return L
 
-# %% ../nbs/10_report.ipynb #ceace4ad
+# %% ../nbs/10_report.ipynb #8b8ec9f1
 def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|None = None) -> Path:
     "Write `model_dir/summary.md` from the results of the finished steps (one `_<section>_section` each); return its path."
     model_dir, figures_dir = Path(model_dir), Path(figures_dir)
@@ -514,7 +514,7 @@ def write_summary(model_dir: str|Path, figures_dir: str|Path, plan: list[Step]|N
     path.write_text('\n'.join(L) + '\n', encoding='utf-8')
     return path
 
-# %% ../nbs/10_report.ipynb #8fce5197
+# %% ../nbs/10_report.ipynb #0d4e12d8
 RUN_DIR = 'runs/report'                  # `make report`: a run folder, ignored by git
 
 PUBLISH_DIRS = ('reports', 'figures')    # `make publish` / `culnig report --publish`: the committed reports and figures
@@ -542,7 +542,7 @@ def report_parser() -> argparse.ArgumentParser:
     p.add_argument('--list', action='store_true', help='print the planned steps and their state, run nothing')
     return p
 
-# %% ../nbs/10_report.ipynb #e7e3d618
+# %% ../nbs/10_report.ipynb #89a32a82
 def check_inputs(model: str, preset: str, countries: Sequence[str]|None = None, root=None) -> None:
     "Everything `culnig report` can check before the first notebook starts: the preset, the countries, the model and the data files."
     get_preset(preset)
@@ -563,11 +563,11 @@ def check_inputs(model: str, preset: str, countries: Sequence[str]|None = None, 
     for rel in ('templates/culnig_prompts.json', 'blend/questions/US_questions.csv', 'blend/annotations/US_data.json', 'countryrc/data.json'):
         data_file(rel, root)                            # the identification data every report needs
 
-# %% ../nbs/10_report.ipynb #ca351ed4
+# %% ../nbs/10_report.ipynb #cff2819b
 def _split(values):
     return [v.strip() for x in values for v in x.split(',') if v.strip()] if values else None
 
-# %% ../nbs/10_report.ipynb #5ec7b1bc
+# %% ../nbs/10_report.ipynb #c2834ccd
 def _todo(plan, results: Path, steps) -> tuple[set, dict]:
     "The steps a run would execute (the chosen ones and their unfinished inputs), and when each finished step finished."
     chosen = _select(plan, steps)
@@ -578,7 +578,7 @@ def _todo(plan, results: Path, steps) -> tuple[set, dict]:
         if s.name in todo: todo |= {d for d in s.deps if d not in finished_at}
     return todo, finished_at
 
-# %% ../nbs/10_report.ipynb #e2642028
+# %% ../nbs/10_report.ipynb #c84714fa
 def _print_plan(a, countries, steps, extras) -> None:
     "`--list`: print the steps a run would execute with the state of each; run nothing."
     slug = model_slug(a.model)
@@ -589,7 +589,7 @@ def _print_plan(a, countries, steps, extras) -> None:
     for s in plan:
         if s.name in todo: print(f"{s.name:40s} {step_state(s, results, fin)}")
 
-# %% ../nbs/10_report.ipynb #30f4cd9f
+# %% ../nbs/10_report.ipynb #23609a67
 def main_report(argv: list[str]|None = None) -> int:
     "`culnig report`: see `report_parser`."
     a = report_parser().parse_args(argv)
