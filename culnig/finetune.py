@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .scoring import pad_token_id
+from .models import model_info
 from .core import (CulnigError, DataFileMissing, UnknownName, OutputExists, prepare_output, progress, run_metadata,
                          sha256_file, sha256_json, stable_seed)
 
@@ -768,7 +769,7 @@ def _plan(model, neuron_set, budget, preset, k, modes, seeds, max_steps, lr, uni
     b = get_budget(budget, k=k, modes=modes, seeds=seeds, max_steps=max_steps, lr=lr)
     cfg = study.get_preset(preset)
     ns = _as_neuron_set(neuron_set)
-    if hasattr(ns, 'model_name'): check_model(ns, study.model_info(model).get('name'), allow_other_model, where=str(neuron_set) if isinstance(neuron_set, (str, Path)) else 'neuron set')
+    if hasattr(ns, 'model_name'): check_model(ns, model_info(model).get('name'), allow_other_model, where=str(neuron_set) if isinstance(neuron_set, (str, Path)) else 'neuron set')
     sm = find_sites(model, partial=True)
     if hasattr(ns, 'validate') and ns.top_neurons: ns.validate(sm)
     k = b.k or default_k(sm.n_layers)
@@ -811,11 +812,10 @@ def _training_data(dataset, tokenizer, cfg, b, root, train_source, eval_records)
 # %% ../nbs/11_finetune.ipynb #eb6ce0a2
 def _run_fingerprint(model, ns, b, cfg, k, runs, dataset, lora, lora_r, lora_alpha, eval_records, split, source, check_frozen) -> str:
     "What a checkpoint must match to be resumed: budget, preset, runs, neurons, data, model and training options."
-    from culnig import study
     from culnig.evaluation import record_hash
     return sha256_json(dict(budget=b.__dict__, preset=cfg.params(), k=k, runs=[(r['name'], r['units']) for r in runs],
                             neurons=sha256_json(ns.to_dict()) if hasattr(ns, 'to_dict') else None, dataset=dataset,
-                            model=study.model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
+                            model=model_info(model), lora=[lora, lora_r, lora_alpha], eval=record_hash(eval_records),
                             train=sorted(map(str, split['train'])), train_source=source, check_frozen=check_frozen))
 
 # %% ../nbs/11_finetune.ipynb #db604578
@@ -864,7 +864,7 @@ def _train_run(model, tokenizer, sm, run, examples, eval_records, b, cfg, probe,
         run['heldout_loss'] = heldout_loss(trained, tokenizer, probe)
         if save_dir is not None:
             save_trained(trained, mods, Path(save_dir)/run['name'], dict(run=run, train=tlog.summary(), dataset=dataset,
-                         model=study.model_info(model), lora=lora), lora=lora)
+                         model=model_info(model), lora=lora), lora=lora)
     finally:                                            # every run, even an interrupted one, leaves the model as it was
         if lora and trained is not None:
             model = trained.unload()
@@ -887,7 +887,7 @@ def _finetune_meta(model, neuron_set, ns, dataset, b, cfg, k, sm, lora, lora_r, 
     "The provenance of the comparison (`FinetuneResult.meta`, saved in `finetune.json`)."
     from culnig import study
     ns_hash = sha256_file(neuron_set) if isinstance(neuron_set, (str, Path)) else sha256_json(ns.to_dict())
-    return run_metadata(command='finetune', model=study.model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
+    return run_metadata(command='finetune', model=model_info(model), dataset=dataset, budget=b.__dict__, preset=cfg.name,
                         k=k, n_layers=sm.n_layers, lora=dict(r=lora_r, alpha=lora_alpha) if lora else None,
                         neuron_set=dict(file=str(neuron_set) if isinstance(neuron_set, (str, Path)) else None, sha256=ns_hash,
                                         kind=ns.kind, n_neurons=len(ns)),

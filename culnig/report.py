@@ -69,9 +69,8 @@ def experiments_dir() -> Path:
 # %% ../nbs/10_report.ipynb #1ac09383
 def _is_planted(model) -> bool:
     "Is `model` a planted model (a name of culnig.models.PLANTED_MODELS or a `culnig plant` folder)? Its report adds the ground truth."
-    from culnig.models import PLANTED_MODELS
-    p = Path(str(model)).expanduser()
-    return str(model) in PLANTED_MODELS or (p.is_dir() and (p/'plan.json').is_file() and (p/'delta.safetensors').is_file())
+    from culnig.models import planted_base        # the one rule for what a planted model is
+    return planted_base(model) is not None
 
 # %% ../nbs/10_report.ipynb #d27eb40c
 def plan_steps(model: str, preset: str|Preset, countries: Sequence[str]|None, results: Path, figures: Path,
