@@ -236,6 +236,8 @@ def actdiff_method(model, tokenizer, records, *, sites=None, batch_tokens: int =
         activation='mlp act_fn(gate_proj output)' if mlp_act_fn else 'site (module) output')))
 
 # %% ../nbs/12_methods.ipynb #8ff45660
+from .selection import control_of
+
 def _per_country_mean(scores: Scores, dataset: str) -> dict[str, torch.Tensor]:
     npc = scores.meta['datasets'][dataset].get('n_per_country') or {}
     n = torch.tensor([float(npc.get(c) or 0) for c in scores.countries])
@@ -244,7 +246,7 @@ def _per_country_mean(scores: Scores, dataset: str) -> dict[str, torch.Tensor]:
 
 def actdiff_table(scores: Scores, dataset: str = 'blend', control: str | None = None) -> dict[str, torch.Tensor]:
     "`{site: [countries, layers, width]}`: a country's mean activation on `dataset` minus its mean on the control prompts."
-    control = control or f'{dataset}control'
+    control = control or control_of(dataset)
     a, b = _per_country_mean(scores, dataset), _per_country_mean(scores, control)
     return {s: a[s] - b[s] for s in a}
 
@@ -363,32 +365,13 @@ def ig_method(model, tokenizer, records, *, sites=None, steps: int = 16, steps_p
 # %% ../nbs/12_methods.ipynb #36244546
 from .neuronset import NeuronSet
 from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, culture_score, pool_sum,
-                              MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError, TIE_BREAK)
+                              neuron_set_from, sample_ids_of, MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError)
 
 def pool_table(scores: Scores | Mapping[str, torch.Tensor], pool: Pool, dataset: str | None = None) -> torch.Tensor:
     "`[countries, pool size]`: `dataset`'s tensors (or a `{site: [C, layers, width]}` dict) in `culnig.selection` pool order."
     per = {s: scores.get(dataset, s) for s in pool.sites} if isinstance(scores, Scores) else scores
     t = torch.cat([per[s] for s in pool.sites], dim=-1)          # [C, layers, row]: layer-major, sites in pool order
     return t.reshape(t.shape[0], pool.size)
-
-def _dataset_ids(scores: Scores, datasets, crc=None) -> dict:
-    return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc else [])}
-
-def _make_set(scores: Scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor, *, kind: str, country=None,
-              params=None, dataset_ids=None, per_country: dict | None = None) -> NeuronSet:
-    "A `NeuronSet` of the pool positions `flat_idx` (in that order) with `attribute_score` = `values`."
-    site, layer, neuron = (t.tolist() for t in pool.decode(flat_idx))
-    top = [dict(module_name=pool.sites[s], layer_idx=l, neuron_idx=n, attribute_score=v)
-           for s, l, n, v in zip(site, layer, neuron, values.double().tolist())]
-    if per_country:
-        names, rows = list(per_country), torch.stack([per_country[k].double() for k in per_country], 1).tolist()
-        for e, row in zip(top, rows): e['scores'] = dict(zip(names, row))
-    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers,
-                  n_scored={s: pool.n_layers * w for s, w in pool.widths.items()}, scores_sha256=scores.digest(),
-                  scores_method=(scores.meta.get('params') or {}).get('method'))
-    if getattr(scores, 'path', None): params['scores_path'] = str(scores.path)
-    return NeuronSet(model_name=scores.model_name, kind=kind, country=country, params=params,
-                     dataset_ids=dataset_ids or {}, top_neurons=top, meta=run_metadata(model=scores.meta.get('model')))
 
 def method_of(scores: Scores) -> str:
     "The method that made a score table (`meta['params']['method']['name']`; `culnig` when not recorded)."
@@ -411,15 +394,6 @@ def _lape_flat(scores, dataset, pool):
     rows = [scores.country_index(c) for c in K]
     return K, pool_table(lape_probabilities(scores, dataset), pool)[rows]
 
-def _id_datasets(scores: Scores, datasets, control: bool, crc: str | None = 'countryrc') -> list[str]:
-    "Identification datasets: given, or every dataset that is neither a control nor the CRC set (with its control if `control`)."
-    if datasets is None:
-        datasets = [d for d in scores.datasets if d != (crc or 'countryrc') and not d.endswith('control')]
-        if control: datasets = [d for d in datasets if control_of(d) in scores.datasets]
-        if not datasets:
-            raise SelectionError(f"no identification dataset in the score table (datasets {scores.datasets}).")
-    return identification_datasets(scores, list(datasets), control, None)
-
 def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend', top_rate: float = 0.01,
                          filter_rate: float = 0.95, bar_rate: float = 0.95, sites=MLP_SITES) -> NeuronSet:
     "LAPE's culture-specific neurons of `country` (low entropy across countries, probability above the bar); kind 'lape'."
@@ -435,8 +409,8 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
     sel = sel[torch.sort(p[ci, sel], descending=True, stable=True).indices]
     params = dict(method='lape-specific', dataset=dataset, top_rate=top_rate, filter_rate=filter_rate, bar_rate=bar_rate,
                   sites=pool.sites, countries=K, counts=dict(pool=pool.size, low_entropy=int(chosen.sum()), kept=sel.numel()))
-    ns = _make_set(scores, pool, sel, p[ci, sel], kind='lape', country=country, params=params,
-                   dataset_ids=_dataset_ids(scores, [dataset], None), per_country={k: p[j, sel] for j, k in enumerate(K)})
+    ns = neuron_set_from(scores, pool, sel, p[ci, sel], kind='lape', country=country, params=params,
+                         dataset_ids=sample_ids_of(scores, [dataset]), per_country=(K, p[:, sel]))
     for e, h in zip(ns.top_neurons, H[sel].tolist()): e['entropy'] = h
     return ns
 
@@ -452,8 +426,8 @@ def _lape_general(scores, dataset, pool, subtract_control):
 def general_score(scores: Scores, pool: Pool, *, datasets=None, control: bool = True, subtract_control: bool = False) -> torch.Tensor:
     "The method's culture-general ranking score over `pool` (float64): selection's g(n), or min_c p_c for `lape` (summed over datasets)."
     if method_of(scores) == 'lape':
-        return sum(_lape_general(scores, d, pool, subtract_control) for d in _id_datasets(scores, datasets, False))
-    return culture_score(scores, pool, _id_datasets(scores, datasets, control), control)
+        return sum(_lape_general(scores, d, pool, subtract_control) for d in identification_datasets(scores, datasets, False, None))
+    return culture_score(scores, pool, identification_datasets(scores, datasets, control, None), control)
 
 def _top_per_subpool(pool, g, fracs, drop=None):
     "Top `int(frac × sub-pool)` of the MLP and attention sub-pools by `g`, skipping flat positions in `drop`."
@@ -477,7 +451,7 @@ def select_lape_general(scores: Scores, *, dataset: str = 'blend', t_mlp: float 
     params = dict(method='lape-general', dataset=dataset, t_mlp=t_mlp, t_attn=t_attn, subtract_control=subtract_control,
                   score='min over countries of the activation probability' + (" minus the control's" if subtract_control else ''),
                   counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='lape', params=params, dataset_ids=_dataset_ids(scores, [dataset], None))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='lape', params=params, dataset_ids=sample_ids_of(scores, [dataset]))
 
 def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc', r_mlp: float = 0.01, r_attn: float = 0.01,
                   datasets=None, control: bool = True, subtract_control: bool = False) -> NeuronSet:
@@ -494,12 +468,12 @@ def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc
         drop = torch.cat([idx[top_in_order(crc_sum[idx], n_top(r, idx.numel()))]
                           for sub, r in ((MLP_SITES, r_mlp), (ATTN_SITES, r_attn)) for idx in [pool.indices(sub)]])
     sel, stats = _top_per_subpool(pool, g, dict(mlp=budget, attn=budget), drop)
-    ds = _id_datasets(scores, datasets, control and method != 'lape')
+    ds = identification_datasets(scores, datasets, control and method != 'lape', None)
     params = dict(method=f'{method}-budget', score_method=method, budget=budget, datasets=ds, crc=crc,
                   r_mlp=r_mlp if crc else None, r_attn=r_attn if crc else None, control=control if method != 'lape' else None,
                   subtract_control=subtract_control if method == 'lape' else None, counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='general' if method == 'culnig' else method, params=params,
-                     dataset_ids=_dataset_ids(scores, ds, crc))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='general' if method == 'culnig' else method, params=params,
+                           dataset_ids=sample_ids_of(scores, ds, crc))
 
 # %% ../nbs/12_methods.ipynb #d3d00d04
 def methods_table():

@@ -17,9 +17,9 @@ from .neuronset import NeuronSet, NeuronSetError, CANONICAL_SITES
 # %% auto #0
 __all__ = ['FORWARD_ORDER', 'MLP_SITES', 'ATTN_SITES', 'SELECTION_SITES', 'TIE_BREAK', 'CRC_DATASET', 'MAX_SEEDS', 'MAX_SHARE',
            'SelectionError', 'single_threaded', 'control_of', 'Pool', 'pool_sum', 'top_in_order', 'n_top',
-           'identification_datasets', 'culture_score', 'select_general', 'select_specific', 'select_specific_all',
-           'select_random', 'set_name', 'site_counts', 'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'share',
-           'select_parser', 'main_select']
+           'identification_datasets', 'culture_score', 'sample_ids_of', 'neuron_set_from', 'select_general',
+           'select_specific', 'select_specific_all', 'select_random', 'set_name', 'site_counts', 'layer_counts',
+           'jaccard', 'open_scores', 'parse_seeds', 'share', 'select_parser', 'main_select']
 
 # %% ../nbs/07_selection.ipynb #5ea418d0
 FORWARD_ORDER = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj')
@@ -185,30 +185,32 @@ def _per_country(scores: Scores, pool: Pool, datasets, control: bool, rows, cols
         acc = term if acc is None else acc + term
     return acc
 
-# %% ../nbs/07_selection.ipynb #03096d57
-def _dataset_ids(scores: Scores, datasets, crc) -> dict:
-    ids = {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in datasets}
-    if crc is not None: ids[crc] = list(scores.meta['datasets'][crc].get('sample_ids') or [])
-    return ids
+# %% ../nbs/07_selection.ipynb #dfa4346b
+def sample_ids_of(scores: Scores, datasets: Iterable[str], crc: str | None = None) -> dict[str, list]:
+    "`{dataset: sample ids}` of `datasets` and, when given, of the CRC dataset `crc`: what a neuron set records as `dataset_ids`."
+    return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc is not None else [])}
 
-def _make_set(scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor | None, *, kind, country=None,
-              params=None, dataset_ids=None, per_country: tuple | None = None) -> NeuronSet:
-    site, layer, neuron = pool.decode(flat_idx)
-    site, layer, neuron = site.tolist(), layer.tolist(), neuron.tolist()
+# %% ../nbs/07_selection.ipynb #2a06e137
+def neuron_set_from(scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor | None = None, *, kind: str,
+                    country: str | None = None, params: dict | None = None, dataset_ids: dict | None = None,
+                    per_country: tuple | None = None) -> NeuronSet:
+    """A `NeuronSet` of the pool positions `flat_idx` (in that order) with `attribute_score` = `values` (0.0 when None).
+    `scores` is a `Scores` table or only a layout; `per_country = (names, matrix [len(names), len(flat_idx)])` adds each
+    entry's per-country `scores`."""
+    site, layer, neuron = (t.tolist() for t in pool.decode(flat_idx))
     vals = values.tolist() if values is not None else [0.0] * len(site)
     top = [dict(module_name=pool.sites[s], layer_idx=l, neuron_idx=n, attribute_score=v)
            for s, l, n, v in zip(site, layer, neuron, vals)]
     if per_country is not None:
         names, mat = per_country
         for e, row in zip(top, mat.T.tolist()): e['scores'] = dict(zip(names, row))
-    widths = dict(pool.widths)
-    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers, n_scored={s: pool.n_layers * w for s, w in widths.items()})
-    if isinstance(scores, Scores):
-        params['scores_sha256'] = scores.digest()
+    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers, n_scored={s: pool.n_layers * w for s, w in pool.widths.items()})
+    table = isinstance(scores, Scores)
+    if table:
+        params.update(scores_sha256=scores.digest(), scores_method=(scores.meta.get('params') or {}).get('method'))
         if getattr(scores, 'path', None): params['scores_path'] = str(scores.path)
-    model = scores.model_name if isinstance(scores, Scores) else None
-    ns = NeuronSet(model_name=model, kind=kind, country=country, params=params, dataset_ids=dataset_ids or {},
-                   meta=run_metadata(model=(scores.meta.get('model') if isinstance(scores, Scores) else None)))
+    ns = NeuronSet(model_name=scores.model_name if table else None, kind=kind, country=country, params=params,
+                   dataset_ids=dataset_ids or {}, meta=run_metadata(model=scores.meta.get('model') if table else None))
     ns.top_neurons = top          # entries are well-formed by construction
     return ns
 
@@ -235,7 +237,7 @@ def select_general(scores: Scores, *, t_mlp: float = 0.01, t_attn: float = 0.002
     sel = torch.cat(picked) if picked else torch.empty(0, dtype=torch.long)
     params = dict(method='culture-general', t_mlp=t_mlp, t_attn=t_attn, r_mlp=r_mlp if crc else None, r_attn=r_attn if crc else None,
                   datasets=datasets, control=control, crc=crc, N=_normalisers(scores, datasets, control), counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='general', params=params, dataset_ids=_dataset_ids(scores, datasets, crc))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='general', params=params, dataset_ids=sample_ids_of(scores, datasets, crc))
 
 # %% ../nbs/07_selection.ipynb #4f318ba5
 def _data_countries(scores: Scores, datasets) -> list[str]:
@@ -274,8 +276,8 @@ def select_specific(scores: Scores, country: str, *, t: float = 0.003, r: float 
     stats['kept'] = cand.numel()
     params = dict(method='culture-specific', t=t, r=r if crc else None, z=z, datasets=datasets, control=control, crc=crc,
                   N=_normalisers(scores, datasets, control), sites=pool.sites, z_countries=K, counts=stats)
-    return _make_set(scores, pool, cand, mat[K.index(country)], kind='specific', country=country, params=params,
-                     dataset_ids=_dataset_ids(scores, datasets, crc), per_country=(K, mat))
+    return neuron_set_from(scores, pool, cand, mat[K.index(country)], kind='specific', country=country, params=params,
+                           dataset_ids=sample_ids_of(scores, datasets, crc), per_country=(K, mat))
 
 def select_specific_all(scores: Scores, countries: Sequence[str] | None = None, **kwargs) -> dict[str, NeuronSet]:
     "`{country: select_specific(scores, country, ...)}` for `countries` (default: the paper's 8 target countries)."
@@ -303,10 +305,8 @@ def select_random(layout, count: int | None = None, seed: int = 0, *, like: Neur
     sel = torch.randperm(pool.size, generator=g)[:count].sort().values
     params = dict(method='random', count=count, seed=int(seed), sites=pool.sites,
                   like=(dict(kind=like.kind, country=like.country, n=len(like)) if like is not None else None))
-    ids = {}
-    if isinstance(layout, Scores):
-        ids = {d: list(layout.meta['datasets'][d].get('sample_ids') or []) for d in layout.datasets if not d.endswith('control')}
-    return _make_set(layout, pool, sel, None, kind='random', params=params, dataset_ids=ids)
+    ids = sample_ids_of(layout, [d for d in layout.datasets if not d.endswith('control')]) if isinstance(layout, Scores) else {}
+    return neuron_set_from(layout, pool, sel, None, kind='random', params=params, dataset_ids=ids)
 
 # %% ../nbs/07_selection.ipynb #47cb5393
 def set_name(ns: NeuronSet) -> str:
