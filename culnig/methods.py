@@ -35,6 +35,7 @@ class Method:
         return {k: p.default for k, p in inspect.signature(self.fn).parameters.items()
                 if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
 
+# %% ../nbs/12_methods.ipynb #3d4ec6aa
 METHODS: dict[str, Method] = {}
 
 def register_method(name: str, *, summary: str, citation: str, needs_grad: bool, selection: str = 'culnig.selection'):
@@ -44,6 +45,7 @@ def register_method(name: str, *, summary: str, citation: str, needs_grad: bool,
         return fn
     return deco
 
+# %% ../nbs/12_methods.ipynb #c5a3cc40
 def get_method(name: str) -> Method:
     "The registered method `name`, or `UnknownName` listing the known ones."
     if name not in METHODS:
@@ -53,6 +55,7 @@ def get_method(name: str) -> Method:
                           f" Known methods: {', '.join(METHODS)}.")
     return METHODS[name]
 
+# %% ../nbs/12_methods.ipynb #f453bc96
 def _jsonable(v):
     if isinstance(v, (str, int, float, bool)) or v is None: return v
     if isinstance(v, Mapping): return {str(k): _jsonable(x) for k, x in v.items()}
@@ -81,12 +84,14 @@ def positive_counts(act: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     # float32 holds every count exactly (< 2**24 tokens per prompt) and is ~10x faster on CPU than summing bools as int/float64
     return (act > 0).to(torch.float32).mul_(real[..., None]).sum(1)
 
+# %% ../nbs/12_methods.ipynb #6454c064
 def masked_mean(act: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     "`[batch, width]`: mean of `act` over each sample's real tokens (0 for a sample without real tokens)."
     real = real.to(act.dtype)[..., None]
     n = real.sum(1).clamp(min=1)
     return (act * real).sum(1) / n
 
+# %% ../nbs/12_methods.ipynb #278de660
 def masked_max(x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     "`[batch, width]`: maximum of `x` over each sample's real tokens (padding excluded, not zero-filled)."
     return x.masked_fill(~real[..., None], float('-inf')).amax(1)
@@ -100,6 +105,7 @@ def lape_entropy(p: torch.Tensor) -> torch.Tensor:
     h = -(torch.where(q > 0, q * q.log(), torch.zeros_like(q))).sum(0)
     return torch.where(tot[0] > 0, h, torch.full_like(h, float('nan'))).to(torch.float32)
 
+# %% ../nbs/12_methods.ipynb #56b2441b
 def _kth_quantile(x: torch.Tensor, rate: float) -> float:
     "The value of rank round(rate · n) (1-based, at least 1) of the flattened `x`, as LAPE's code takes percentiles."
     flat = x.flatten().double()
@@ -122,6 +128,7 @@ def lape_specific_mask(p: torch.Tensor, top_rate: float = 0.01, filter_rate: flo
     member = chosen[None, :] & (p > bar)
     return member, H, chosen
 
+# %% ../nbs/12_methods.ipynb #24d65102
 def lape_general_score(p: torch.Tensor, p_control: torch.Tensor | None = None) -> torch.Tensor:
     "`[neurons]`: min over countries of `p [countries, neurons]` (minus the same for `p_control` when given)."
     g = p.amin(0)
@@ -162,6 +169,7 @@ class RunPlan(ScoringRun):
         "The `Scores` table of accumulators `acc` (same metadata as `culnig score`), with `params` added."
         return Scores(self.tensors(acc), dict(self.meta(model, {**self.params, **params}), run=run_metadata()))
 
+# %% ../nbs/12_methods.ipynb #00c5a67e
 def activation_pass(model, plan: RunPlan, reduce: Callable, desc: str, show_progress: bool = True):
     """Forward passes over `plan`'s batches (no gradients); `reduce(site, module_output, real) -> [batch, width]` per site;
     returns the per-site accumulators and the real-token counts per row group `[datasets × countries]`."""
@@ -236,6 +244,8 @@ def actdiff_method(model, tokenizer, records, *, sites=None, batch_tokens: int =
         activation='mlp act_fn(gate_proj output)' if mlp_act_fn else 'site (module) output')))
 
 # %% ../nbs/12_methods.ipynb #8ff45660
+from .selection import control_of
+
 def _per_country_mean(scores: Scores, dataset: str) -> dict[str, torch.Tensor]:
     npc = scores.meta['datasets'][dataset].get('n_per_country') or {}
     n = torch.tensor([float(npc.get(c) or 0) for c in scores.countries])
@@ -244,7 +254,7 @@ def _per_country_mean(scores: Scores, dataset: str) -> dict[str, torch.Tensor]:
 
 def actdiff_table(scores: Scores, dataset: str = 'blend', control: str | None = None) -> dict[str, torch.Tensor]:
     "`{site: [countries, layers, width]}`: a country's mean activation on `dataset` minus its mean on the control prompts."
-    control = control or f'{dataset}control'
+    control = control or control_of(dataset)
     a, b = _per_country_mean(scores, dataset), _per_country_mean(scores, control)
     return {s: a[s] - b[s] for s in a}
 
@@ -258,6 +268,7 @@ def ig_rule(model, rule: str = 'auto') -> str:
     leaves = {n.rsplit('.', 1)[-1] for n, _ in model.named_modules()}
     return 'geometric' if leaves & set(_NORMED_SITE_MARKERS) else 'midpoint'
 
+# %% ../nbs/12_methods.ipynb #94c1a9d8
 def ig_nodes(steps: int, rule: str = 'midpoint', smallest: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
     """`(alphas, weights)` of the integration rule on [0, 1] (weights sum to 1). 'midpoint': `steps` equal intervals;
     'geometric': the first interval is [0, smallest], the others grow geometrically up to 1 (midpoint of each)."""
@@ -271,6 +282,7 @@ def ig_nodes(steps: int, rule: str = 'midpoint', smallest: float = 1e-4) -> tupl
         return (edges[1:] + edges[:-1]) / 2, edges[1:] - edges[:-1]
     raise UnknownName(f"Unknown integration rule {rule!r}; known: {', '.join(IG_RULES)}.")
 
+# %% ../nbs/12_methods.ipynb #9b1d3e3a
 def integrated_gradients(fn: Callable, inputs: list[torch.Tensor], steps: int = 16, steps_per_pass: int | None = None,
                          rule: str = 'midpoint'):
     """Integrated gradients of `fn` at `inputs` (each `[B, ...]`) from a zero baseline, with `steps` points of `rule`.
@@ -363,7 +375,7 @@ def ig_method(model, tokenizer, records, *, sites=None, steps: int = 16, steps_p
 # %% ../nbs/12_methods.ipynb #36244546
 from .neuronset import NeuronSet
 from .selection import (Pool, top_in_order, n_top, control_of, identification_datasets, culture_score, pool_sum,
-                              MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError, TIE_BREAK)
+                              neuron_set_from, sample_ids_of, MLP_SITES, ATTN_SITES, SELECTION_SITES, SelectionError)
 
 def pool_table(scores: Scores | Mapping[str, torch.Tensor], pool: Pool, dataset: str | None = None) -> torch.Tensor:
     "`[countries, pool size]`: `dataset`'s tensors (or a `{site: [C, layers, width]}` dict) in `culnig.selection` pool order."
@@ -371,30 +383,13 @@ def pool_table(scores: Scores | Mapping[str, torch.Tensor], pool: Pool, dataset:
     t = torch.cat([per[s] for s in pool.sites], dim=-1)          # [C, layers, row]: layer-major, sites in pool order
     return t.reshape(t.shape[0], pool.size)
 
-def _dataset_ids(scores: Scores, datasets, crc=None) -> dict:
-    return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc else [])}
-
-def _make_set(scores: Scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor, *, kind: str, country=None,
-              params=None, dataset_ids=None, per_country: dict | None = None) -> NeuronSet:
-    "A `NeuronSet` of the pool positions `flat_idx` (in that order) with `attribute_score` = `values`."
-    site, layer, neuron = (t.tolist() for t in pool.decode(flat_idx))
-    top = [dict(module_name=pool.sites[s], layer_idx=l, neuron_idx=n, attribute_score=v)
-           for s, l, n, v in zip(site, layer, neuron, values.double().tolist())]
-    if per_country:
-        names, rows = list(per_country), torch.stack([per_country[k].double() for k in per_country], 1).tolist()
-        for e, row in zip(top, rows): e['scores'] = dict(zip(names, row))
-    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers,
-                  n_scored={s: pool.n_layers * w for s, w in pool.widths.items()}, scores_sha256=scores.digest(),
-                  scores_method=(scores.meta.get('params') or {}).get('method'))
-    if getattr(scores, 'path', None): params['scores_path'] = str(scores.path)
-    return NeuronSet(model_name=scores.model_name, kind=kind, country=country, params=params,
-                     dataset_ids=dataset_ids or {}, top_neurons=top, meta=run_metadata(model=scores.meta.get('model')))
-
+# %% ../nbs/12_methods.ipynb #43622d86
 def method_of(scores: Scores) -> str:
     "The method that made a score table (`meta['params']['method']['name']`; `culnig` when not recorded)."
     m = (scores.meta.get('params') or {}).get('method')
     return (m.get('name') if isinstance(m, Mapping) else m) or 'culnig'
 
+# %% ../nbs/12_methods.ipynb #5bee6bc8
 def _need_lape(scores: Scores):
     if method_of(scores) != 'lape':
         raise SelectionError(f"this score table was made by method {method_of(scores)!r}, not 'lape'; LAPE selection needs "
@@ -405,21 +400,14 @@ def lape_probabilities(scores: Scores, dataset: str = 'blend') -> dict[str, torc
     _need_lape(scores)
     return _per_country_mean(scores, dataset)
 
+# %% ../nbs/12_methods.ipynb #a8a24020
 def _lape_flat(scores, dataset, pool):
     K = scores.dataset_countries(dataset)
     if not K: raise SelectionError(f"dataset {dataset!r} has no countries with samples.")
     rows = [scores.country_index(c) for c in K]
     return K, pool_table(lape_probabilities(scores, dataset), pool)[rows]
 
-def _id_datasets(scores: Scores, datasets, control: bool, crc: str | None = 'countryrc') -> list[str]:
-    "Identification datasets: given, or every dataset that is neither a control nor the CRC set (with its control if `control`)."
-    if datasets is None:
-        datasets = [d for d in scores.datasets if d != (crc or 'countryrc') and not d.endswith('control')]
-        if control: datasets = [d for d in datasets if control_of(d) in scores.datasets]
-        if not datasets:
-            raise SelectionError(f"no identification dataset in the score table (datasets {scores.datasets}).")
-    return identification_datasets(scores, list(datasets), control, None)
-
+# %% ../nbs/12_methods.ipynb #51459e51
 def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend', top_rate: float = 0.01,
                          filter_rate: float = 0.95, bar_rate: float = 0.95, sites=MLP_SITES) -> NeuronSet:
     "LAPE's culture-specific neurons of `country` (low entropy across countries, probability above the bar); kind 'lape'."
@@ -435,11 +423,12 @@ def select_lape_specific(scores: Scores, country: str, *, dataset: str = 'blend'
     sel = sel[torch.sort(p[ci, sel], descending=True, stable=True).indices]
     params = dict(method='lape-specific', dataset=dataset, top_rate=top_rate, filter_rate=filter_rate, bar_rate=bar_rate,
                   sites=pool.sites, countries=K, counts=dict(pool=pool.size, low_entropy=int(chosen.sum()), kept=sel.numel()))
-    ns = _make_set(scores, pool, sel, p[ci, sel], kind='lape', country=country, params=params,
-                   dataset_ids=_dataset_ids(scores, [dataset], None), per_country={k: p[j, sel] for j, k in enumerate(K)})
+    ns = neuron_set_from(scores, pool, sel, p[ci, sel], kind='lape', country=country, params=params,
+                         dataset_ids=sample_ids_of(scores, [dataset]), per_country=(K, p[:, sel]))
     for e, h in zip(ns.top_neurons, H[sel].tolist()): e['entropy'] = h
     return ns
 
+# %% ../nbs/12_methods.ipynb #a9215e8d
 def _lape_general(scores, dataset, pool, subtract_control):
     scores.check_dataset(dataset)
     _, p = _lape_flat(scores, dataset, pool)
@@ -449,12 +438,14 @@ def _lape_general(scores, dataset, pool, subtract_control):
         _, pc = _lape_flat(scores, control_of(dataset), pool)
     return lape_general_score(p, pc).double()
 
+# %% ../nbs/12_methods.ipynb #f0524442
 def general_score(scores: Scores, pool: Pool, *, datasets=None, control: bool = True, subtract_control: bool = False) -> torch.Tensor:
     "The method's culture-general ranking score over `pool` (float64): selection's g(n), or min_c p_c for `lape` (summed over datasets)."
     if method_of(scores) == 'lape':
-        return sum(_lape_general(scores, d, pool, subtract_control) for d in _id_datasets(scores, datasets, False))
-    return culture_score(scores, pool, _id_datasets(scores, datasets, control), control)
+        return sum(_lape_general(scores, d, pool, subtract_control) for d in identification_datasets(scores, datasets, False, None))
+    return culture_score(scores, pool, identification_datasets(scores, datasets, control, None), control)
 
+# %% ../nbs/12_methods.ipynb #583904c8
 def _top_per_subpool(pool, g, fracs, drop=None):
     "Top `int(frac × sub-pool)` of the MLP and attention sub-pools by `g`, skipping flat positions in `drop`."
     picked, stats = [], {}
@@ -467,6 +458,7 @@ def _top_per_subpool(pool, g, fracs, drop=None):
         stats[name] = dict(pool=idx.numel(), kept=picked[-1].numel())
     return (torch.cat(picked) if picked else torch.empty(0, dtype=torch.long)), stats
 
+# %% ../nbs/12_methods.ipynb #75c1941e
 def select_lape_general(scores: Scores, *, dataset: str = 'blend', t_mlp: float = 0.01, t_attn: float = 0.002,
                         subtract_control: bool = False) -> NeuronSet:
     "Neurons with the highest activation probability in the country where it is lowest (min over countries); kind 'lape'."
@@ -477,8 +469,9 @@ def select_lape_general(scores: Scores, *, dataset: str = 'blend', t_mlp: float 
     params = dict(method='lape-general', dataset=dataset, t_mlp=t_mlp, t_attn=t_attn, subtract_control=subtract_control,
                   score='min over countries of the activation probability' + (" minus the control's" if subtract_control else ''),
                   counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='lape', params=params, dataset_ids=_dataset_ids(scores, [dataset], None))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='lape', params=params, dataset_ids=sample_ids_of(scores, [dataset]))
 
+# %% ../nbs/12_methods.ipynb #734c6b23
 def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc', r_mlp: float = 0.01, r_attn: float = 0.01,
                   datasets=None, control: bool = True, subtract_control: bool = False) -> NeuronSet:
     "Exactly `int(budget × sub-pool)` neurons of the MLP and of the attention pool, top by the method's general score."
@@ -494,12 +487,12 @@ def select_budget(scores: Scores, budget: float, *, crc: str | None = 'countryrc
         drop = torch.cat([idx[top_in_order(crc_sum[idx], n_top(r, idx.numel()))]
                           for sub, r in ((MLP_SITES, r_mlp), (ATTN_SITES, r_attn)) for idx in [pool.indices(sub)]])
     sel, stats = _top_per_subpool(pool, g, dict(mlp=budget, attn=budget), drop)
-    ds = _id_datasets(scores, datasets, control and method != 'lape')
+    ds = identification_datasets(scores, datasets, control and method != 'lape', None)
     params = dict(method=f'{method}-budget', score_method=method, budget=budget, datasets=ds, crc=crc,
                   r_mlp=r_mlp if crc else None, r_attn=r_attn if crc else None, control=control if method != 'lape' else None,
                   subtract_control=subtract_control if method == 'lape' else None, counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='general' if method == 'culnig' else method, params=params,
-                     dataset_ids=_dataset_ids(scores, ds, crc))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='general' if method == 'culnig' else method, params=params,
+                           dataset_ids=sample_ids_of(scores, ds, crc))
 
 # %% ../nbs/12_methods.ipynb #d3d00d04
 def methods_table():
@@ -509,6 +502,7 @@ def methods_table():
                               parameters=', '.join(f'{k}={v!r}' for k, v in m.defaults().items()), citation=m.citation)
                          for m in METHODS.values()]).set_index('method')
 
+# %% ../nbs/12_methods.ipynb #f971c5c8
 def methods_parser() -> argparse.ArgumentParser:
     from culnig.data import IDENTIFICATION_DATASETS
     from culnig.options import add_model_options, add_records_options
@@ -529,6 +523,7 @@ def methods_parser() -> argparse.ArgumentParser:
     sp.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
     return ap
 
+# %% ../nbs/12_methods.ipynb #42e0df8a
 def _parse_params(items) -> dict:
     import json
     out = {}
@@ -539,25 +534,44 @@ def _parse_params(items) -> dict:
         except ValueError: out[k.replace('-', '_')] = v
     return out
 
-def main_methods(argv: list[str] | None = None) -> int:
-    "`culnig methods list|score ...`."
-    args = methods_parser().parse_args(argv)
-    if args.cmd == 'list':
-        import pandas as pd
-        with pd.option_context('display.max_colwidth', 200, 'display.width', 200):
-            for name, row in methods_table().iterrows():
-                print(f"{name}: {row['computes']}\n  parameters: {row['parameters']}\n  selection: {row['selection']}\n"
-                      f"  source: {row['citation']}\n")
-        return 0
-    from pathlib import Path
-    from culnig.core import prepare_output
-    from culnig.options import check_records_args, records_from, split_of, torch_dtype
-    m = get_method(args.method)
-    check_records_args(args)                    # one source, known datasets, a readable prompt file: before the model loads
+# %% ../nbs/12_methods.ipynb #a2b80471
+def _print_methods() -> int:
+    "`culnig methods list`: each method, what it computes, its parameters, its selection and its source."
+    import pandas as pd
+    with pd.option_context('display.max_colwidth', 200, 'display.width', 200):
+        for name, row in methods_table().iterrows():
+            print(f"{name}: {row['computes']}\n  parameters: {row['parameters']}\n  selection: {row['selection']}\n"
+                  f"  source: {row['citation']}\n")
+    return 0
+
+# %% ../nbs/12_methods.ipynb #dbd3c7e2
+def _method_params(args, m: Method) -> dict:
+    "The method's keyword parameters from `--param`, `--sites`, `--steps` and `--batch-tokens`."
     params = _parse_params(args.param)
     if args.sites: params['sites'] = list(args.sites)
     if args.steps is not None: params['steps'] = args.steps
     if 'batch_tokens' in m.defaults(): params.setdefault('batch_tokens', args.batch_tokens)
+    return params
+
+# %% ../nbs/12_methods.ipynb #bec671cf
+def _record_source(scores, args, hashes) -> None:
+    "Record in the table's metadata the prompts' hashes and where the prompts came from."
+    from culnig.options import split_of
+    scores.meta['data_hashes'].update(hashes)
+    scores.meta['params'].update(source=dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args)),
+                                 limit_per_country=args.limit_per_country, countries_arg=args.countries)
+
+# %% ../nbs/12_methods.ipynb #8f7b7508
+def main_methods(argv: list[str] | None = None) -> int:
+    "`culnig methods list|score ...`."
+    args = methods_parser().parse_args(argv)
+    if args.cmd == 'list': return _print_methods()
+    from pathlib import Path
+    from culnig.core import prepare_output
+    from culnig.options import check_records_args, records_from, torch_dtype
+    m = get_method(args.method)
+    check_records_args(args)                    # one source, known datasets, a readable prompt file: before the model loads
+    params = _method_params(args, m)
     out = prepare_output(Path(args.out), overwrite=args.overwrite, results=['scores.json', 'scores.safetensors'])
     from culnig.models import load_model
     model, tokenizer = load_model(args.model, dtype=torch_dtype(args.dtype), device=args.device)
@@ -565,9 +579,7 @@ def main_methods(argv: list[str] | None = None) -> int:
     if not records: raise CulnigError('No prompts selected: check --datasets/--prompts, --countries and --split.')
     print(f"{args.method}: scoring {len(records)} prompts with {args.model} into {out}")
     scores = run_method(args.method, model, tokenizer, records, **params)
-    scores.meta['data_hashes'].update(hashes)
-    scores.meta['params'].update(source=dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args)),
-                                 limit_per_country=args.limit_per_country, countries_arg=args.countries)
+    _record_source(scores, args, hashes)
     scores.save(out, overwrite=True)
     sec = scores.meta['params']['method']['seconds']
     print(f"wrote {out} in {sec:.1f} s ({sec / len(records):.3f} s per prompt)")

@@ -17,9 +17,9 @@ from .neuronset import NeuronSet, NeuronSetError, CANONICAL_SITES
 # %% auto #0
 __all__ = ['FORWARD_ORDER', 'MLP_SITES', 'ATTN_SITES', 'SELECTION_SITES', 'TIE_BREAK', 'CRC_DATASET', 'MAX_SEEDS', 'MAX_SHARE',
            'SelectionError', 'single_threaded', 'control_of', 'Pool', 'pool_sum', 'top_in_order', 'n_top',
-           'identification_datasets', 'culture_score', 'select_general', 'select_specific', 'select_specific_all',
-           'select_random', 'set_name', 'site_counts', 'layer_counts', 'jaccard', 'open_scores', 'parse_seeds', 'share',
-           'select_parser', 'main_select']
+           'identification_datasets', 'culture_score', 'sample_ids_of', 'neuron_set_from', 'select_general',
+           'select_specific', 'select_specific_all', 'select_random', 'set_name', 'site_counts', 'layer_counts',
+           'jaccard', 'open_scores', 'parse_seeds', 'share', 'select_parser', 'main_select']
 
 # %% ../nbs/07_selection.ipynb #5ea418d0
 FORWARD_ORDER = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'mlp.gate_proj', 'mlp.up_proj')
@@ -28,12 +28,15 @@ ATTN_SITES = ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj')
 SELECTION_SITES = ATTN_SITES + MLP_SITES
 TIE_BREAK = 'equal scores keep pool order: layer, then site (q_proj, k_proj, v_proj, gate_proj), then neuron index'
 
+# %% ../nbs/07_selection.ipynb #d79fa9f1
 class SelectionError(CulnigError, ValueError):
     "Selection cannot run on this score table with these options; the message says why."
 
+# %% ../nbs/07_selection.ipynb #333e4295
 from .data import CONTROL_OF, datasets_in
 CRC_DATASET = datasets_in('countryrc')[0]          # the CRC filter's dataset (the registry's group `countryrc`)
 
+# %% ../nbs/07_selection.ipynb #e22ca6bf
 def single_threaded(fn):
     "Run `fn` with one torch intra-op thread (restored after). Selection is memory-bound work on vectors of ~10^6 entries; on a busy machine torch's thread pool waits cost more than a second thread saves (measured: 3-4x slower wall time with 2 threads at load 8 on 2 cores)."
     import functools
@@ -45,10 +48,12 @@ def single_threaded(fn):
         finally: torch.set_num_threads(n)
     return wrapper
 
+# %% ../nbs/07_selection.ipynb #83b3828e
 def control_of(dataset: str) -> str:
     "The control dataset's name: the registry's (`'blend'` → `'blendcontrol'`), else the original's convention `<name>control`."
     return CONTROL_OF.get(dataset, f'{dataset}control')
 
+# %% ../nbs/07_selection.ipynb #669684e7
 class Pool:
     "Layout of a flat pool: `n_layers` × the concatenated widths of `sites` (forward order), layer-major."
     def __init__(self, n_layers: int, widths: Mapping[str, int], sites: Iterable[str] = SELECTION_SITES):
@@ -77,11 +82,13 @@ class Pool:
         site = self.site_of_col[col]
         return site, layer, col - self.offsets[site]
 
+# %% ../nbs/07_selection.ipynb #4bf121e1
 def pool_sum(scores: Scores, dataset: str, pool: Pool, rows: Sequence[int] | None = None) -> torch.Tensor:
     "`[P]` float64 in pool order: Σ over countries `rows` (default all) of `dataset`'s scores, country by country."
     parts = [_country_sum(scores.get(dataset, s), rows) for s in pool.sites]      # each [layers, width]
     return torch.cat(parts, dim=1).reshape(-1)
 
+# %% ../nbs/07_selection.ipynb #8c077ce6
 def _pool_gather(scores: Scores, dataset: str, pool: Pool, rows: Sequence[int], cols: torch.Tensor) -> torch.Tensor:
     "`[len(rows), len(cols)]` float32: `dataset`'s scores of countries `rows` at pool positions `cols`."
     site, layer, neuron = pool.decode(cols)
@@ -116,6 +123,7 @@ def top_in_order(x: torch.Tensor, k: int) -> torch.Tensor:
         idx = torch.arange(n)
     return idx[torch.sort(x[idx], descending=True, stable=True).indices]
 
+# %% ../nbs/07_selection.ipynb #f18b5238
 def n_top(p: float, size: int) -> int:
     "`int(p × size)`: how many neurons 'the top p of a pool' holds (the original's rounding)."
     if not 0 <= p <= 1: raise SelectionError(f"a proportion must be between 0 and 1 (0.01 = 1%); got {p}.")
@@ -140,6 +148,7 @@ def _country_sum(t: torch.Tensor, rows: Sequence[int] | None = None) -> torch.Te
         for r in range(1, block.shape[0]): acc.add_(block[r])
     return out.reshape(shape)
 
+# %% ../nbs/07_selection.ipynb #086a1d72
 def identification_datasets(scores: Scores, datasets: Sequence[str] | None = None, control: bool = True,
                             crc: str | None = 'countryrc') -> list[str]:
     "The datasets whose scores define culture neurons (checked to exist, with their controls when `control`)."
@@ -162,6 +171,7 @@ def identification_datasets(scores: Scores, datasets: Sequence[str] | None = Non
                              f"or skip the CRC filter (crc=None, --no-crc-filter).")
     return list(datasets)
 
+# %% ../nbs/07_selection.ipynb #8c3b3291
 def culture_score(scores: Scores, pool: Pool, datasets, control: bool = True, rows=None) -> torch.Tensor:
     """Σ_d [Σ_rows S_d / N_d − Σ_rows S_dcontrol / N_dcontrol] over the whole pool (float64, `[P]`): g(n) with `rows=None`
     (every country), s_c(n) with `rows=[c]`. N_d = `scores.n_ids(d)`, the distinct sample ids, as the original divides."""
@@ -172,43 +182,37 @@ def culture_score(scores: Scores, pool: Pool, datasets, control: bool = True, ro
         acc = term if acc is None else acc + term
     return acc
 
+# %% ../nbs/07_selection.ipynb #4d73e967
 def _normalisers(scores: Scores, datasets, control: bool) -> dict:
     "`{dataset: N_d}` of every dataset taking part (recorded in the set's params)."
     return {dd: scores.n_ids(dd) for d in datasets for dd in [d] + ([control_of(d)] if control else [])}
 
-def _per_country(scores: Scores, pool: Pool, datasets, control: bool, rows, cols) -> torch.Tensor:
-    "`[len(rows), len(cols)]`: Σ_d [S_d[c, n] / N_d − S_dcontrol[c, n] / N_dcontrol] for countries `rows` at pool positions `cols`."
-    acc = None
-    for d in datasets:
-        term = _pool_gather(scores, d, pool, rows, cols).double() / scores.n_ids(d)
-        if control: term = term - _pool_gather(scores, control_of(d), pool, rows, cols).double() / scores.n_ids(control_of(d))
-        acc = term if acc is None else acc + term
-    return acc
+# %% ../nbs/07_selection.ipynb #dfa4346b
+def sample_ids_of(scores: Scores, datasets: Iterable[str], crc: str | None = None) -> dict[str, list]:
+    "`{dataset: sample ids}` of `datasets` and, when given, of the CRC dataset `crc`: what a neuron set records as `dataset_ids`."
+    return {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in list(datasets) + ([crc] if crc is not None else [])}
 
-# %% ../nbs/07_selection.ipynb #03096d57
-def _dataset_ids(scores: Scores, datasets, crc) -> dict:
-    ids = {d: list(scores.meta['datasets'][d].get('sample_ids') or []) for d in datasets}
-    if crc is not None: ids[crc] = list(scores.meta['datasets'][crc].get('sample_ids') or [])
-    return ids
-
-def _make_set(scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor | None, *, kind, country=None,
-              params=None, dataset_ids=None, per_country: tuple | None = None) -> NeuronSet:
-    site, layer, neuron = pool.decode(flat_idx)
-    site, layer, neuron = site.tolist(), layer.tolist(), neuron.tolist()
+# %% ../nbs/07_selection.ipynb #2a06e137
+def neuron_set_from(scores, pool: Pool, flat_idx: torch.Tensor, values: torch.Tensor | None = None, *, kind: str,
+                    country: str | None = None, params: dict | None = None, dataset_ids: dict | None = None,
+                    per_country: tuple | None = None) -> NeuronSet:
+    """A `NeuronSet` of the pool positions `flat_idx` (in that order) with `attribute_score` = `values` (0.0 when None).
+    `scores` is a `Scores` table or only a layout; `per_country = (names, matrix [len(names), len(flat_idx)])` adds each
+    entry's per-country `scores`."""
+    site, layer, neuron = (t.tolist() for t in pool.decode(flat_idx))
     vals = values.tolist() if values is not None else [0.0] * len(site)
     top = [dict(module_name=pool.sites[s], layer_idx=l, neuron_idx=n, attribute_score=v)
            for s, l, n, v in zip(site, layer, neuron, vals)]
     if per_country is not None:
         names, mat = per_country
         for e, row in zip(top, mat.T.tolist()): e['scores'] = dict(zip(names, row))
-    widths = dict(pool.widths)
-    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers, n_scored={s: pool.n_layers * w for s, w in widths.items()})
-    if isinstance(scores, Scores):
-        params['scores_sha256'] = scores.digest()
+    params = dict(params or {}, tie_break=TIE_BREAK, n_layers=pool.n_layers, n_scored={s: pool.n_layers * w for s, w in pool.widths.items()})
+    table = isinstance(scores, Scores)
+    if table:
+        params.update(scores_sha256=scores.digest(), scores_method=(scores.meta.get('params') or {}).get('method'))
         if getattr(scores, 'path', None): params['scores_path'] = str(scores.path)
-    model = scores.model_name if isinstance(scores, Scores) else None
-    ns = NeuronSet(model_name=model, kind=kind, country=country, params=params, dataset_ids=dataset_ids or {},
-                   meta=run_metadata(model=(scores.meta.get('model') if isinstance(scores, Scores) else None)))
+    ns = NeuronSet(model_name=scores.model_name if table else None, kind=kind, country=country, params=params,
+                   dataset_ids=dataset_ids or {}, meta=run_metadata(model=scores.meta.get('model') if table else None))
     ns.top_neurons = top          # entries are well-formed by construction
     return ns
 
@@ -235,7 +239,17 @@ def select_general(scores: Scores, *, t_mlp: float = 0.01, t_attn: float = 0.002
     sel = torch.cat(picked) if picked else torch.empty(0, dtype=torch.long)
     params = dict(method='culture-general', t_mlp=t_mlp, t_attn=t_attn, r_mlp=r_mlp if crc else None, r_attn=r_attn if crc else None,
                   datasets=datasets, control=control, crc=crc, N=_normalisers(scores, datasets, control), counts=stats)
-    return _make_set(scores, pool, sel, g[sel], kind='general', params=params, dataset_ids=_dataset_ids(scores, datasets, crc))
+    return neuron_set_from(scores, pool, sel, g[sel], kind='general', params=params, dataset_ids=sample_ids_of(scores, datasets, crc))
+
+# %% ../nbs/07_selection.ipynb #1827dfbc
+def _per_country(scores: Scores, pool: Pool, datasets, control: bool, rows, cols) -> torch.Tensor:
+    "`[len(rows), len(cols)]`: Σ_d [S_d[c, n] / N_d − S_dcontrol[c, n] / N_dcontrol] for countries `rows` at pool positions `cols`."
+    acc = None
+    for d in datasets:
+        term = _pool_gather(scores, d, pool, rows, cols).double() / scores.n_ids(d)
+        if control: term = term - _pool_gather(scores, control_of(d), pool, rows, cols).double() / scores.n_ids(control_of(d))
+        acc = term if acc is None else acc + term
+    return acc
 
 # %% ../nbs/07_selection.ipynb #4f318ba5
 def _data_countries(scores: Scores, datasets) -> list[str]:
@@ -274,9 +288,10 @@ def select_specific(scores: Scores, country: str, *, t: float = 0.003, r: float 
     stats['kept'] = cand.numel()
     params = dict(method='culture-specific', t=t, r=r if crc else None, z=z, datasets=datasets, control=control, crc=crc,
                   N=_normalisers(scores, datasets, control), sites=pool.sites, z_countries=K, counts=stats)
-    return _make_set(scores, pool, cand, mat[K.index(country)], kind='specific', country=country, params=params,
-                     dataset_ids=_dataset_ids(scores, datasets, crc), per_country=(K, mat))
+    return neuron_set_from(scores, pool, cand, mat[K.index(country)], kind='specific', country=country, params=params,
+                           dataset_ids=sample_ids_of(scores, datasets, crc), per_country=(K, mat))
 
+# %% ../nbs/07_selection.ipynb #a10f28d1
 def select_specific_all(scores: Scores, countries: Sequence[str] | None = None, **kwargs) -> dict[str, NeuronSet]:
     "`{country: select_specific(scores, country, ...)}` for `countries` (default: the paper's 8 target countries)."
     countries = list(TARGET_COUNTRIES) if countries is None else list(countries)
@@ -303,10 +318,8 @@ def select_random(layout, count: int | None = None, seed: int = 0, *, like: Neur
     sel = torch.randperm(pool.size, generator=g)[:count].sort().values
     params = dict(method='random', count=count, seed=int(seed), sites=pool.sites,
                   like=(dict(kind=like.kind, country=like.country, n=len(like)) if like is not None else None))
-    ids = {}
-    if isinstance(layout, Scores):
-        ids = {d: list(layout.meta['datasets'][d].get('sample_ids') or []) for d in layout.datasets if not d.endswith('control')}
-    return _make_set(layout, pool, sel, None, kind='random', params=params, dataset_ids=ids)
+    ids = sample_ids_of(layout, [d for d in layout.datasets if not d.endswith('control')]) if isinstance(layout, Scores) else {}
+    return neuron_set_from(layout, pool, sel, None, kind='random', params=params, dataset_ids=ids)
 
 # %% ../nbs/07_selection.ipynb #47cb5393
 def set_name(ns: NeuronSet) -> str:
@@ -315,6 +328,7 @@ def set_name(ns: NeuronSet) -> str:
     if ns.kind == 'random' and 'seed' in (ns.params or {}): return f"random:{ns.params['seed']}"
     return ns.kind
 
+# %% ../nbs/07_selection.ipynb #1998eeec
 def _named(sets) -> dict[str, NeuronSet]:
     if isinstance(sets, NeuronSet): sets = [sets]
     if isinstance(sets, Mapping): return dict(sets)
@@ -325,6 +339,7 @@ def _named(sets) -> dict[str, NeuronSet]:
         out[name] = ns
     return out
 
+# %% ../nbs/07_selection.ipynb #4ca80e5a
 def site_counts(sets, layout=None):
     "DataFrame: neurons per site, total, and fraction of all scored neurons (pool sites), one row per set."
     import pandas as pd
@@ -343,6 +358,7 @@ def site_counts(sets, layout=None):
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient='index').fillna(0)
 
+# %% ../nbs/07_selection.ipynb #5f07e546
 def layer_counts(ns: NeuronSet, n_layers: int | None = None):
     "DataFrame layers × sites: how many of the set's neurons sit in each layer."
     import pandas as pd
@@ -352,6 +368,7 @@ def layer_counts(ns: NeuronSet, n_layers: int | None = None):
     for (s, l), idx in ns.index().items(): table[l, sites.index(s)] = idx.numel()
     return pd.DataFrame(table.numpy(), columns=sites, index=pd.RangeIndex(n_layers, name='layer'))
 
+# %% ../nbs/07_selection.ipynb #464d25b1
 def jaccard(sets):
     "DataFrame of pairwise Jaccard similarities |A∩B| / |A∪B| between sets (1.0 on the diagonal; 0 for two empty sets)."
     import pandas as pd
@@ -376,9 +393,11 @@ def open_scores(path: str | Path) -> Scores:
     sc.path = p
     return sc
 
+# %% ../nbs/07_selection.ipynb #30090237
 MAX_SEEDS = 1000
 MAX_SHARE = 0.10          # a threshold above this share of its pool needs --allow-large (--t-mlp 1 would be 100%, not 1%)
 
+# %% ../nbs/07_selection.ipynb #0704ae6f
 def parse_seeds(text: str, max_seeds: int = MAX_SEEDS) -> list[int]:
     "`'0-9'` → 0..9; `'0,3,5-6'` → [0, 3, 5, 6]; an empty, reversed or huge range is refused."
     out = []
@@ -392,6 +411,7 @@ def parse_seeds(text: str, max_seeds: int = MAX_SEEDS) -> list[int]:
         out += list(range(a, b + 1))
     return list(dict.fromkeys(out))
 
+# %% ../nbs/07_selection.ipynb #b30a831b
 def share(name: str):
     "An argparse type for a threshold: a fraction (`0.01`) or a percentage (`1%`) of its pool (see `culnig.core.parse_fraction`)."
     from culnig.core import parse_fraction
@@ -401,6 +421,7 @@ def share(name: str):
     parse.__name__ = 'share'
     return parse
 
+# %% ../nbs/07_selection.ipynb #6a89a256
 def _check_shares(a, names) -> None:
     "Refuse a threshold above MAX_SHARE of its pool unless --allow-large (the '1 means 100%' mistake)."
     big = [f"{n} {getattr(a, n.lstrip('-').replace('-', '_')):g} (= {100 * getattr(a, n.lstrip('-').replace('-', '_')):g}%)"
@@ -409,6 +430,7 @@ def _check_shares(a, names) -> None:
         raise SelectionError(f"{', '.join(big)} of the pool: thresholds are shares, 0.01 or 1% meaning one per cent. A share above "
                              f"{MAX_SHARE:.0%} is refused unless you pass --allow-large.")
 
+# %% ../nbs/07_selection.ipynb #4e55a82f
 def _common(p):
     p.add_argument('--scores', required=True, help='score folder (culnig score --out) or folder of original *_max_scores.json')
     p.add_argument('--overwrite', action='store_true', help='replace existing output files')
@@ -425,6 +447,7 @@ def _filters(p, z=False):
     p.add_argument('--crc-dataset', default='countryrc', help='dataset used by the CRC filter (default countryrc)')
     if z: p.add_argument('--no-z-filter', action='store_true', help='ablation: keep candidates whatever their z-score')
 
+# %% ../nbs/07_selection.ipynb #81fb83d8
 def select_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='culnig select', description='Select culture-general, culture-specific or random neuron sets.')
     sub = p.add_subparsers(dest='what', required=True)
@@ -454,6 +477,7 @@ def select_parser() -> argparse.ArgumentParser:
     m.add_argument('--layers', action='store_true', help='also print per-layer counts of each set')
     return p
 
+# %% ../nbs/07_selection.ipynb #f67f554d
 def _report_table(rows) -> str:
     "The sets written, one line each: file, neurons per site, total, and the selection's counts (pool, candidates, removed)."
     short = {'self_attn.q_proj': 'q', 'self_attn.k_proj': 'k', 'self_attn.v_proj': 'v', 'mlp.gate_proj': 'gate', 'mlp.up_proj': 'up'}
@@ -475,6 +499,7 @@ def _report_table(rows) -> str:
     out += [f"{p:<{w[0]}}  {n:>{w[1]}}  {s:<{w[2]}}  {e}" for p, n, s, e in lines]
     return '\n'.join(out)
 
+# %% ../nbs/07_selection.ipynb #4635abc8
 def _report(ns: NeuronSet, path) -> None:
     print(_report_table([(ns, path)]))
 
@@ -484,25 +509,29 @@ def _refuse_empty(sets) -> None:
         raise SelectionError(f"the thresholds select no neurons for {', '.join(empty)}; nothing was written. Raise --t/--t-mlp/"
                              "--t-attn, or relax the filters (--no-z-filter, a lower --z, --no-crc-filter).")
 
-def main_select(argv: list[str] | None = None) -> int:
-    "`culnig select general|specific|random|summary ...`"
-    a = select_parser().parse_args(argv)
-    if a.what == 'summary':
-        sets = {}
-        for f in a.files:
-            ns = NeuronSet.load(f); name = Path(f).stem
-            sets[name if name not in sets else f] = ns
-        layout = open_scores(a.scores) if a.scores else None
-        if layout is not None:
-            for ns in sets.values(): ns.validate(layout)
-        import pandas as pd
-        with pd.option_context('display.width', 200, 'display.max_columns', 50):
-            print('neurons per site (fraction = share of all scored gate/q/k/v neurons):')
-            print(site_counts(sets, layout).to_string(float_format=lambda v: f'{v:.5f}'))
-            if a.layers:
-                for name, ns in sets.items(): print(f'\n{name}: neurons per layer'); print(layer_counts(ns).to_string())
-            if len(sets) > 1: print('\nJaccard overlap:'); print(jaccard(sets).to_string(float_format=lambda v: f'{v:.3f}'))
-        return 0
+# %% ../nbs/07_selection.ipynb #62aaa9f5
+def _print_summary(a) -> int:
+    "`culnig select summary`: counts per site (and per layer), fractions and Jaccard overlaps of the files given."
+    sets = {}
+    for f in a.files:
+        ns = NeuronSet.load(f); name = Path(f).stem
+        sets[name if name not in sets else f] = ns
+    layout = open_scores(a.scores) if a.scores else None
+    if layout is not None:
+        for ns in sets.values(): ns.validate(layout)
+    import pandas as pd
+    with pd.option_context('display.width', 200, 'display.max_columns', 50):
+        print('neurons per site (fraction = share of all scored gate/q/k/v neurons):')
+        print(site_counts(sets, layout).to_string(float_format=lambda v: f'{v:.5f}'))
+        if a.layers:
+            for name, ns in sets.items(): print(f'\n{name}: neurons per layer'); print(layer_counts(ns).to_string())
+        if len(sets) > 1: print('\nJaccard overlap:'); print(jaccard(sets).to_string(float_format=lambda v: f'{v:.3f}'))
+    return 0
+
+# %% ../nbs/07_selection.ipynb #33380b36
+def _check_select_args(a) -> list[int] | None:
+    "Refuse bad option values before the score table is read; returns the seeds of `random` (None for the other commands)."
+    seeds = None
     if a.what == 'random':
         if a.count is not None and a.count < 1: raise SelectionError(f"--count must be at least 1; got {a.count}.")
         seeds = parse_seeds(a.seeds)
@@ -510,23 +539,32 @@ def main_select(argv: list[str] | None = None) -> int:
     if a.what == 'specific':
         _check_shares(a, ['--t', '--r'])
         if not math.isfinite(a.z): raise SelectionError(f"--z must be a number of standard deviations; got {a.z}.")
-    scores = open_scores(a.scores)
-    if a.what == 'random':
-        like = NeuronSet.load(a.like) if a.like else None
-        if like is not None and not len(like): raise SelectionError(f"{a.like} holds no neurons; a random set of its size would be empty.")
-        paths = [prepare_output(Path(a.out)/f'random_seed{s}.json', overwrite=a.overwrite, is_file=True) for s in seeds]
-        rows = []
-        for s, path in zip(seeds, paths):
-            ns = select_random(scores, a.count, s, like=like); ns.save(path, overwrite=True); rows.append((ns, path))
-        print(_report_table(rows))
-        return 0
-    common = dict(datasets=a.datasets, control=not a.no_control, crc=None if a.no_crc_filter else a.crc_dataset)
-    if a.what == 'general':
-        path = prepare_output(a.out, overwrite=a.overwrite, is_file=True)
-        ns = select_general(scores, t_mlp=a.t_mlp, t_attn=a.t_attn, r_mlp=a.r_mlp, r_attn=a.r_attn, **common)
-        _refuse_empty([(ns, path)])
-        ns.save(path, overwrite=True); _report(ns, path)
-        return 0
+    return seeds
+
+# %% ../nbs/07_selection.ipynb #eb708055
+def _write_random(a, scores, seeds) -> int:
+    "`culnig select random`: one set (file) per seed."
+    like = NeuronSet.load(a.like) if a.like else None
+    if like is not None and not len(like): raise SelectionError(f"{a.like} holds no neurons; a random set of its size would be empty.")
+    paths = [prepare_output(Path(a.out)/f'random_seed{s}.json', overwrite=a.overwrite, is_file=True) for s in seeds]
+    rows = []
+    for s, path in zip(seeds, paths):
+        ns = select_random(scores, a.count, s, like=like); ns.save(path, overwrite=True); rows.append((ns, path))
+    print(_report_table(rows))
+    return 0
+
+# %% ../nbs/07_selection.ipynb #c28ec3cc
+def _write_general(a, scores, common) -> int:
+    "`culnig select general`: one file."
+    path = prepare_output(a.out, overwrite=a.overwrite, is_file=True)
+    ns = select_general(scores, t_mlp=a.t_mlp, t_attn=a.t_attn, r_mlp=a.r_mlp, r_attn=a.r_attn, **common)
+    _refuse_empty([(ns, path)])
+    ns.save(path, overwrite=True); _report(ns, path)
+    return 0
+
+# %% ../nbs/07_selection.ipynb #cc74d8ff
+def _specific_countries(a, scores, common) -> list[str]:
+    "The countries of `culnig select specific`, checked against the table, and a `--z` that can select something."
     from culnig.core import check_country
     countries = list(TARGET_COUNTRIES) if a.all else [check_country(c, scores.countries) for c in a.country]
     for c in countries: scores.country_index(c)         # a country the scores lack fails before any folder is made
@@ -534,9 +572,27 @@ def main_select(argv: list[str] | None = None) -> int:
         K = len(_data_countries(scores, identification_datasets(scores, a.datasets, not a.no_control, common['crc'])))
         if K > 1 and a.z > math.sqrt(K - 1):
             raise SelectionError(f"--z {a.z:g} selects nothing: with {K} countries a z-score is at most √{K - 1} = {math.sqrt(K - 1):.2f}.")
+    return countries
+
+# %% ../nbs/07_selection.ipynb #44d58f54
+def _write_specific(a, scores, common) -> int:
+    "`culnig select specific`: one file per country."
+    countries = _specific_countries(a, scores, common)
     paths = [prepare_output(Path(a.out)/f"specific_{c.replace(' ', '')}.json", overwrite=a.overwrite, is_file=True) for c in countries]
     sets = [(select_specific(scores, c, t=a.t, r=a.r, z=None if a.no_z_filter else a.z, **common), path) for c, path in zip(countries, paths)]
     _refuse_empty(sets)
     for ns, path in sets: ns.save(path, overwrite=True)
     print(_report_table(sets))
     return 0
+
+# %% ../nbs/07_selection.ipynb #2a812ea7
+def main_select(argv: list[str] | None = None) -> int:
+    "`culnig select general|specific|random|summary ...`"
+    a = select_parser().parse_args(argv)
+    if a.what == 'summary': return _print_summary(a)
+    seeds = _check_select_args(a)                      # bad values fail before the score table is read
+    scores = open_scores(a.scores)
+    if a.what == 'random': return _write_random(a, scores, seeds)
+    common = dict(datasets=a.datasets, control=not a.no_control, crc=None if a.no_crc_filter else a.crc_dataset)
+    if a.what == 'general': return _write_general(a, scores, common)
+    return _write_specific(a, scores, common)
