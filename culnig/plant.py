@@ -109,7 +109,7 @@ def check_plan(model, sets: Mapping[str, list], countries_with_prompts: Mapping[
     for (l, n) in sorted(owner): out.setdefault(l, []).append(n)
     return out
 
-# %% ../nbs/14_plant.ipynb #01783e23
+# %% ../nbs/14_plant.ipynb #7f0dabd8
 def _mlp_parts(sm, layer: int):
     "(gate site, up site, down_proj module, its path) of one decoder layer."
     gate, up = sm.site('mlp.gate_proj', layer), sm.site('mlp.up_proj', layer)
@@ -120,6 +120,7 @@ def _mlp_parts(sm, layer: int):
         raise UnsupportedModel(f"'{mlp_path}' has no down_proj with a weight: cannot plant MLP neurons in this model.")
     return gate, up, down, f'{mlp_path}.down_proj'
 
+# %% ../nbs/14_plant.ipynb #278ec1cf
 class Planting:
     "Trainable deltas of the planted neurons (gate/up rows, down columns), one group per (set, layer), applied by forward hooks."
     def __init__(self, model, sets: Mapping[str, list]):
@@ -145,66 +146,75 @@ class Planting:
         "The trainable tensors of sets `names` (default: all), in a fixed order."
         return [g['params'][k] for g in self.groups if names is None or g['set'] in names for k in ('gate', 'up', 'down')]
 
-    @contextlib.contextmanager
-    def active(self):
-        "Context manager: the deltas act on the model's forward pass."
-        by_mod = {}
-        for g in self.groups:
-            for part in ('gate', 'up'):
-                s = g[part]
-                by_mod.setdefault(id(s.module), (s.module, [], []))[1].append((g['idx'] + s.start, g['params'][part]))
-            by_mod.setdefault(id(g['down']), (g['down'], [], []))[2].append((g['idx'], g['params']['down']))
-        def add(rows, cols):
-            def hook(module, args, out):
-                x = args[0]
-                for idx, d in rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
-                for idx, d in cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
-                return out
-            return hook
-        with hooked([(mod, add(rows, cols)) for mod, rows, cols in by_mod.values()]): yield self
+# %% ../nbs/14_plant.ipynb #f1dca6e4
+@contextlib.contextmanager
+def _active(self: Planting):
+    "Context manager: the deltas act on the model's forward pass."
+    by_mod = {}
+    for g in self.groups:
+        for part in ('gate', 'up'):
+            s = g[part]
+            by_mod.setdefault(id(s.module), (s.module, [], []))[1].append((g['idx'] + s.start, g['params'][part]))
+        by_mod.setdefault(id(g['down']), (g['down'], [], []))[2].append((g['idx'], g['params']['down']))
+    def add(rows, cols):
+        def hook(module, args, out):
+            x = args[0]
+            for idx, d in rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
+            for idx, d in cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
+            return out
+        return hook
+    with hooked([(mod, add(rows, cols)) for mod, rows, cols in by_mod.values()]): yield self
 
-    @torch.no_grad()
-    def start_from(self, delta: Mapping[str, torch.Tensor]):
-        "Set the trainable deltas so that the planted weights equal `delta`'s values (a delta of the same plan, e.g. an earlier run's)."
-        for g in self.groups:
-            for part, kind in (('gate', 'rows'), ('up', 'rows'), ('down', 'cols')):
-                if part == 'down': name, idx, w = f"{g['down_path']}.weight", g['idx'], g['down'].weight
-                else: name, idx, w = f"{g[part].module_path}.weight", g['idx'] + g[part].start, g[part].module.weight
-                if f'{name}::{kind}' not in delta: raise PlantError(f"the starting delta has no {kind} of {name!r}: it belongs to another plan.")
-                have = {int(r): j for j, r in enumerate(delta[f'{name}::{kind}'].tolist())}
-                miss = [int(r) for r in idx.tolist() if int(r) not in have]
-                if miss: raise PlantError(f"the starting delta lacks {kind} {miss[:5]} of {name!r}: it belongs to another plan.")
-                sel = torch.tensor([have[int(r)] for r in idx.tolist()])
-                vals = delta[f'{name}::values']
-                vals = vals[sel] if kind == 'rows' else vals[:, sel]
-                base = w[idx] if kind == 'rows' else w[:, idx]
-                g['params'][part].copy_((vals.to(base.device).float() - base.float()).to(base.dtype))
-        return self
+Planting.active = _active
 
-    @torch.no_grad()
-    def merged_values(self) -> dict[str, torch.Tensor]:
-        "The new values of every changed weight row/column: `{'<param>::rows'|'::cols': idx, '<param>::values': tensor}`."
-        out = {}
-        for g in self.groups:
-            for part in ('gate', 'up'):
-                s = g[part]
-                name = f"{s.module_path}.weight"
-                rows = g['idx'] + s.start
-                vals = s.module.weight[rows].float() + g['params'][part].float()
-                self._add(out, name, 'rows', rows, vals.to(s.module.weight.dtype), dim=0)
-            name = f"{g['down_path']}.weight"
-            vals = g['down'].weight[:, g['idx']].float() + g['params']['down'].float()
-            self._add(out, name, 'cols', g['idx'], vals.to(g['down'].weight.dtype), dim=1)
-        return out
+# %% ../nbs/14_plant.ipynb #7a504286
+@torch.no_grad()
+def _start_from(self: Planting, delta: Mapping[str, torch.Tensor]):
+    "Set the trainable deltas so that the planted weights equal `delta`'s values (a delta of the same plan, e.g. an earlier run's)."
+    for g in self.groups:
+        for part, kind in (('gate', 'rows'), ('up', 'rows'), ('down', 'cols')):
+            if part == 'down': name, idx, w = f"{g['down_path']}.weight", g['idx'], g['down'].weight
+            else: name, idx, w = f"{g[part].module_path}.weight", g['idx'] + g[part].start, g[part].module.weight
+            if f'{name}::{kind}' not in delta: raise PlantError(f"the starting delta has no {kind} of {name!r}: it belongs to another plan.")
+            have = {int(r): j for j, r in enumerate(delta[f'{name}::{kind}'].tolist())}
+            miss = [int(r) for r in idx.tolist() if int(r) not in have]
+            if miss: raise PlantError(f"the starting delta lacks {kind} {miss[:5]} of {name!r}: it belongs to another plan.")
+            sel = torch.tensor([have[int(r)] for r in idx.tolist()])
+            vals = delta[f'{name}::values']
+            vals = vals[sel] if kind == 'rows' else vals[:, sel]
+            base = w[idx] if kind == 'rows' else w[:, idx]
+            g['params'][part].copy_((vals.to(base.device).float() - base.float()).to(base.dtype))
+    return self
 
-    @staticmethod
-    def _add(out, name, kind, idx, vals, dim):
-        k_i, k_v = f'{name}::{kind}', f'{name}::values'
-        if k_i in out:
-            out[k_i] = torch.cat([out[k_i], idx.cpu()]); out[k_v] = torch.cat([out[k_v], vals.cpu()], dim=dim)
-        else: out[k_i], out[k_v] = idx.cpu().clone(), vals.cpu().contiguous().clone()
+Planting.start_from = _start_from
 
-# %% ../nbs/14_plant.ipynb #ec93c19a
+# %% ../nbs/14_plant.ipynb #e5cc6bca
+def _add(out, name, kind, idx, vals, dim):
+    k_i, k_v = f'{name}::{kind}', f'{name}::values'
+    if k_i in out:
+        out[k_i] = torch.cat([out[k_i], idx.cpu()]); out[k_v] = torch.cat([out[k_v], vals.cpu()], dim=dim)
+    else: out[k_i], out[k_v] = idx.cpu().clone(), vals.cpu().contiguous().clone()
+
+@torch.no_grad()
+def _merged_values(self: Planting) -> dict[str, torch.Tensor]:
+    "The new values of every changed weight row/column: `{'<param>::rows'|'::cols': idx, '<param>::values': tensor}`."
+    out = {}
+    for g in self.groups:
+        for part in ('gate', 'up'):
+            s = g[part]
+            name = f"{s.module_path}.weight"
+            rows = g['idx'] + s.start
+            vals = s.module.weight[rows].float() + g['params'][part].float()
+            self._add(out, name, 'rows', rows, vals.to(s.module.weight.dtype), dim=0)
+        name = f"{g['down_path']}.weight"
+        vals = g['down'].weight[:, g['idx']].float() + g['params']['down'].float()
+        self._add(out, name, 'cols', g['idx'], vals.to(g['down'].weight.dtype), dim=1)
+    return out
+
+Planting._add = staticmethod(_add)
+Planting.merged_values = _merged_values
+
+# %% ../nbs/14_plant.ipynb #b1b3d321
 @contextlib.contextmanager
 def upper_layers(model, first: int):
     "Context manager: the model's decoder keeps only layers `first`.. (feed it the hidden states entering layer `first` as `inputs_embeds`)."
@@ -217,6 +227,7 @@ def upper_layers(model, first: int):
     try: yield model
     finally: setattr(parent, attr, full)
 
+# %% ../nbs/14_plant.ipynb #815ad810
 def _positions(mask): return (mask.cumsum(-1) - 1).clamp(min=0)
 
 def _logits_last(model, mask, input_ids=None, inputs_embeds=None):
@@ -226,6 +237,7 @@ def _logits_last(model, mask, input_ids=None, inputs_embeds=None):
     except TypeError: out = model(**kw)
     return out.logits[:, -1].float()
 
+# %% ../nbs/14_plant.ipynb #01767e86
 def _cache_kw(model, cache) -> dict:
     "The keyword under which this transformers version takes a key/value cache."
     import inspect
@@ -235,6 +247,7 @@ def _out_cache(out):
     c = getattr(out, 'cache', None)
     return c if c is not None else out.past_key_values
 
+# %% ../nbs/14_plant.ipynb #4629a98e
 @torch.no_grad()
 def prepare_batch(model, tokenizer, seqs: Sequence[Sequence[int]], first: int, train_tokens: int | None) -> dict:
     """Run the frozen base model once on one batch: the hidden states entering layer `first` at the last `train_tokens` positions,
@@ -262,6 +275,7 @@ def prepare_batch(model, tokenizer, seqs: Sequence[Sequence[int]], first: int, t
     return dict(mask=mask, pos=pos[:, P:], P=P, T=T, states=out.hidden_states[first].clone(), kv=kv,
                 logp=torch.log_softmax(out.logits[:, -1].float(), -1), full_states=full, full_mask=mask, full_pos=pos)
 
+# %% ../nbs/14_plant.ipynb #b9675b98
 def batch_logits(model, prep: dict, first: int):
     "Last-position logits of a prepared batch through layers `first`.. (with the planted deltas if they are active)."
     kw = {}
@@ -323,7 +337,7 @@ def _save_ckpt(path, state):
     tmp = path.with_name(path.name + '.tmp')
     torch.save(state, tmp); os.replace(tmp, path)
 
-# %% ../nbs/14_plant.ipynb #d3a43856
+# %% ../nbs/14_plant.ipynb #40b6b651
 def plant_items(plant: Sequence[dict] = (), crc: Sequence[dict] = (), kl: Sequence[dict] = ()) -> list[dict]:
     "Training items from prompt records: `plant` (BLEnD of a target country: its gold answer, through general ∪ that country's set), `crc` (CountryRC: gold, through the country-name set), `kl` (anything else: the base model's own output, through all sets)."
     items = [dict(kind='plant', country=str(r['country']), record=r) for r in plant]
@@ -331,17 +345,9 @@ def plant_items(plant: Sequence[dict] = (), crc: Sequence[dict] = (), kl: Sequen
     items += [dict(kind='kl', country=str(r['country']), record=r) for r in kl]
     return items
 
-def _allowed(it, sets) -> list[str]:
-    "The sets a step led by planted or CountryRC prompt `it` may update (KL prompts only join such a step)."
-    return [GENERAL, it['country']] if it['kind'] == 'plant' else [COUNTRYRC]
-
-def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict], cfg: PlantConfig | None = None, *,
-                   checkpoint=None, resume: bool = False, log: Callable = print, init: Mapping[str, torch.Tensor] | None = None) -> dict:
-    "Train the planted neurons of `sets` on `items` (see `plant_items`); the model's own weights are not touched. Returns `planting`, `history`, `stopped`, `seconds`, ..."
-    from culnig.scoring import encode_records, label_token_id
-    from culnig.evaluation import option_scores
-    cfg = cfg or PlantConfig()
-    sets = {k: list(v) for k, v in sets.items()}
+# %% ../nbs/14_plant.ipynb #5a002abb
+def _check_items(model, sets, items):
+    "Refuse items that do not fit the plan `sets` (a `PlantError` naming the country or set)."
     counts = {}
     for it in items:
         if it['kind'] == 'plant': counts[it['country']] = counts.get(it['country'], 0) + 1
@@ -350,12 +356,11 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
         if c not in sets: raise PlantError(f"planted prompts of {c!r}, but the plan has no set {c!r} (sets: {sorted(sets)}).")
     if any(it['kind'] == 'crc' for it in items) and COUNTRYRC not in sets:
         raise PlantError(f"CountryRC prompts to plant, but the plan has no {COUNTRYRC!r} set.")
-    torch.manual_seed(cfg.seed)
-    t_start = time.time()
-    for p in model.parameters(): p.requires_grad_(False)
-    model.eval()
-    pl = Planting(model, sets)
-    if init is not None: pl.start_from(init)
+
+# %% ../nbs/14_plant.ipynb #9fbf1d78
+def _encode_items(tokenizer, items, batch_size):
+    "(token ids, lengths, gold label tokens, option table, gold option index, batches) of the training items."
+    from culnig.scoring import encode_records, label_token_id
     records = [it['record'] for it in items]
     seqs = encode_records(tokenizer, records)
     lengths = [len(s) for s in seqs]
@@ -363,128 +368,216 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
     table = _option_ids(tokenizer, records)
     gold_k = torch.tensor([list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1
                            for r in records])
-    batches = _batches(items, lengths, cfg.batch_size)
+    batches = _batches(items, lengths, batch_size)
+    return seqs, lengths, labels, table, gold_k, batches
+
+# %% ../nbs/14_plant.ipynb #52787117
+def _prepare_all(model, tokenizer, seqs, batches, first, k, log, t0):
+    "`prepare_batch` for every batch, with progress."
+    out = []
+    for i, b in enumerate(batches):
+        out.append(prepare_batch(model, tokenizer, [seqs[j] for j in b], first, k))
+        if i % 10 == 9 or i == len(batches) - 1: log(f"  prepared {i + 1}/{len(batches)} batches ({time.time() - t0:.0f} s)")
+    return out
+
+def _cached_error(model, tokenizer, seqs, batches, preps, first) -> float:
+    "Max |log-prob difference| of the cached forward against the full model on the first batch."
+    from culnig.scoring import left_pad, pad_token_id
+    with torch.no_grad():
+        ids, mask = left_pad([seqs[j] for j in batches[0]], pad_token_id(tokenizer), next(model.parameters()).device)
+        full = torch.log_softmax(_logits_last(model, mask, input_ids=ids), -1)
+        return float((torch.log_softmax(batch_logits(model, preps[0], first), -1) - full).abs().max())
+
+def _prepare_checked(model, tokenizer, seqs, batches, first, k, log):
+    "(prepared batches, first trained layer, train tokens, cached-forward error): without the cache if it is not exact."
+    t0 = time.time()
+    preps = _prepare_all(model, tokenizer, seqs, batches, first, k, log, t0)
+    err = _cached_error(model, tokenizer, seqs, batches, preps, first)
+    if err > 1e-3:
+        log(f"plant: the cached forward differs from the full model by {err:.2g} in log-probabilities; not caching")
+        first, k = 0, None
+        preps = _prepare_all(model, tokenizer, seqs, batches, first, k, log, t0)
+    else: log(f"plant: prepared in {time.time() - t0:.0f} s; cached forward vs full model: max |log-prob difference| {err:.1e}")
+    return preps, first, k, err
+
+# %% ../nbs/14_plant.ipynb #8f27868c
+def _run_fingerprint(model, sets, items, cfg, init) -> str:
+    "The fingerprint of a run (`_fingerprint`, combined with the starting delta's bytes when `init` is given)."
+    return _fingerprint(model, sets, items, cfg) if init is None else sha256_json([_fingerprint(model, sets, items, cfg), hashlib.sha256(b''.join(k.encode() + init[k].contiguous().view(-1).view(torch.uint8).numpy().tobytes() for k in sorted(init))).hexdigest()])
+
+def _resume(ckpt, fp, params, opt, log):
+    "(history, epochs done, stop reason) of the checkpoint `ckpt`, whose deltas and optimiser state are loaded into `params` and `opt`."
+    st = torch.load(ckpt, weights_only=False)
+    if st['fingerprint'] != fp:
+        raise PlantError(f"the checkpoint {ckpt} belongs to another planting run (other model, plan, prompts or settings); "
+                         "run with --overwrite to start afresh, or with the same arguments to resume.")
+    with torch.no_grad():
+        for p, v in zip(params, st['params']): p.copy_(v)
+    opt.load_state_dict(st['opt']); history, start_epoch = st['history'], st['epoch']
+    stopped = st.get('stopped') if str(st.get('stopped')).startswith('criteria') else None   # a time or epoch limit can be raised
+    log(f"plant: resumed after epoch {start_epoch}")
+    return history, start_epoch, stopped
+
+# %% ../nbs/14_plant.ipynb #ad10473f
+def _epoch_order(batches, items, seed, epoch):
+    "(planted and CountryRC batches, KL batches) of one epoch, each shuffled by the epoch's seed."
+    rng = random.Random(stable_seed(f'plant-epoch|{seed}|{epoch}'))
+    order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] != 'kl']
+    kl_order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] == 'kl']
+    rng.shuffle(order); rng.shuffle(kl_order)
+    return order, kl_order
+
+# %% ../nbs/14_plant.ipynb #bf28d0cf
+def _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st):
+    "The hinge loss of the prepared batch `pr` (item indices `b`), its accuracy and p(gold) added to `st`."
+    from culnig.evaluation import option_scores
+    bt = torch.tensor(b)
+    logits = batch_logits(model, pr, first)
+    logp = torch.log_softmax(logits, -1)
+    lg = logp.gather(1, labels[bt].to(dev)[:, None])[:, 0]
+    loss = torch.relu(log_pt - lg).mean()
+    with torch.no_grad():
+        ok = (option_scores(logits.detach(), table[bt]).argmax(-1).cpu() == gold_k[bt]).tolist()
+    for i, o, pg in zip(b, ok, lg.detach().exp().tolist()):
+        key = f"{items[i]['kind']}:{items[i]['country']}"
+        st['correct'][key] = st['correct'].get(key, 0) + o; st['n'][key] = st['n'].get(key, 0) + 1
+        st['p'][key] = st['p'].get(key, 0.0) + pg
+    return loss
+
+# %% ../nbs/14_plant.ipynb #69c57edf
+def _kl_to_base(model, kp, first, dev):
+    "Mean KL(base ‖ planted) over the prompts of the prepared batch `kp`."
+    ref = kp['logp'].to(dev)
+    return (ref.exp() * (ref - torch.log_softmax(batch_logits(model, kp, first), -1))).sum(-1).mean()
+
+# %% ../nbs/14_plant.ipynb #2f2a678f
+def _allowed(it, sets) -> list[str]:
+    "The sets a step led by planted or CountryRC prompt `it` may update (KL prompts only join such a step)."
+    return [GENERAL, it['country']] if it['kind'] == 'plant' else [COUNTRYRC]
+
+def _step(loss, ps, params, opt):
+    "AdamW step on `ps` (a subset of `params`) for `loss`."
+    if loss.requires_grad and float(loss.detach()) > 0:
+        grads = torch.autograd.grad(loss, ps, allow_unused=True)
+        for p in params: p.grad = None
+        for p, g in zip(ps, grads): p.grad = g
+        opt.step()
+
+# %% ../nbs/14_plant.ipynb #4d411716
+def _epoch_record(st, epoch, te) -> dict:
+    "The history record of epoch `epoch` (0-based) from its statistics `st`; `te` is when it started."
+    acc = {x: st['correct'][x] / st['n'][x] for x in st['n']}
+    pm = {x: st['p'][x] / st['n'][x] for x in st['n']}
+    pk = [x for x in acc if x.startswith('plant:')]
+    ck = [x for x in acc if x.startswith('crc:')]
+    n_pl, n_crc = sum(st['n'][x] for x in pk), sum(st['n'][x] for x in ck)
+    return dict(epoch=epoch + 1, seconds=round(time.time() - te, 1), loss=sum(st['loss']) / max(1, len(st['loss'])),
+                kl=sum(st['kl']) / len(st['kl']) if st['kl'] else None,
+                plant_acc=sum(st['correct'][x] for x in pk) / n_pl if n_pl else None,
+                plant_p=sum(st['p'][x] for x in pk) / n_pl if n_pl else None,
+                min_country_acc=min([acc[x] for x in pk], default=None),
+                crc_acc=sum(st['correct'][x] for x in ck) / n_crc if n_crc else None, acc=acc, p=pm)
+
+# %% ../nbs/14_plant.ipynb #37c616df
+def _train_epoch(model, pl, batches, preps, items, labels, table, gold_k, first, epoch, cfg, sets, group_params, params, opt) -> dict:
+    "Train one epoch (0-based `epoch`); return its history record."
+    te = time.time()
+    dev = next(model.parameters()).device
+    log_pt = math.log(cfg.p_target)
+    order, kl_order = _epoch_order(batches, items, cfg.seed, epoch)
+    st = dict(correct={}, n={}, p={}, kl=[], loss=[])
+    with pl.active(), torch.enable_grad():
+        for step, bi in enumerate(order):
+            b, pr = batches[bi], preps[bi]
+            it0 = items[b[0]]
+            loss = _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st)
+            if kl_order and cfg.kl_weight > 0:
+                kl = _kl_to_base(model, preps[kl_order[step % len(kl_order)]], first, dev)
+                st['kl'].append(float(kl.detach()))
+                loss = loss + cfg.kl_weight * kl
+            st['loss'].append(float(loss.detach()))
+            _step(loss, [p for name in _allowed(it0, sets) for p in group_params.get(name, [])], params, opt)
+    return _epoch_record(st, epoch, te)
+
+# %% ../nbs/14_plant.ipynb #5cc9bb44
+def _log_epoch(log, rec, epoch):
+    "The log line of epoch `epoch` (1-based)."
+    f = lambda v: 'n/a' if v is None else f'{v:.3f}'
+    log(f"plant: epoch {epoch} in {rec['seconds']:.0f} s: planted acc {f(rec['plant_acc'])} (lowest country {f(rec['min_country_acc'])}), "
+        f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])} (measured during the epoch, before each step)")
+
+def _stop_reason(rec, cfg, epoch, t_start):
+    "Why training stops after epoch `epoch` (1-based), or None to go on."
+    if ((rec['min_country_acc'] or 0) >= cfg.stop_acc and (rec['plant_p'] or 0) >= cfg.stop_p
+            and (rec['crc_acc'] is None or rec['crc_acc'] >= cfg.stop_acc)
+            and (cfg.stop_kl is None or rec['kl'] is None or rec['kl'] <= cfg.stop_kl)):
+        return f'criteria met after epoch {epoch}'
+    elif cfg.max_minutes is not None and (time.time() - t_start) / 60 > cfg.max_minutes:
+        return f'time limit ({cfg.max_minutes} min) after epoch {epoch}'
+
+# %% ../nbs/14_plant.ipynb #768b7c76
+def _base_logp(batches, preps) -> dict:
+    "{item index: the base model's last-position log-probabilities} from the prepared batches."
+    base_logp = {}
+    for b, pr in zip(batches, preps):
+        for j, i in enumerate(b): base_logp[i] = pr['logp'][j].cpu()
+    return base_logp
+
+def _entry_states(batches, preps, lengths) -> dict:
+    "{item index: hidden states `[T_i, H]` of the whole prompt entering the first trained layer}."
+    states = {}
+    for b, pr in zip(batches, preps):
+        T = pr['full_mask'].shape[1]
+        for j, i in enumerate(b): states[i] = pr['full_states'][j, T - lengths[i]:].clone()
+    return states
+
+# %% ../nbs/14_plant.ipynb #6eef0f33
+def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict], cfg: PlantConfig | None = None, *,
+                   checkpoint=None, resume: bool = False, log: Callable = print, init: Mapping[str, torch.Tensor] | None = None) -> dict:
+    "Train the planted neurons of `sets` on `items` (see `plant_items`); the model's own weights are not touched. Returns `planting`, `history`, `stopped`, `seconds`, ..."
+    cfg = cfg or PlantConfig()
+    sets = {k: list(v) for k, v in sets.items()}
+    _check_items(model, sets, items)
+    torch.manual_seed(cfg.seed)
+    t_start = time.time()
+    for p in model.parameters(): p.requires_grad_(False)
+    model.eval()
+    pl = Planting(model, sets)
+    if init is not None: pl.start_from(init)
+    seqs, lengths, labels, table, gold_k, batches = _encode_items(tokenizer, items, cfg.batch_size)
     first = min(e['layer_idx'] for v in sets.values() for e in v) if cfg.cache else 0
     k = cfg.train_tokens if cfg.cache else None
     kinds = ', '.join(f"{x} {sum(it['kind'] == x for it in items)}" for x in ('plant', 'crc', 'kl'))
     log(f"plant: {len(items)} prompts ({kinds}) in {len(batches)} batches; {sum(map(len, sets.values()))} neurons in {len(sets)} sets; "
         + (f"layers 0..{first - 1} and the keys/values before the last {k} positions cached" if first else "no cache"))
-    t0 = time.time()
-    def prepare_all(first, k):
-        out = []
-        for i, b in enumerate(batches):
-            out.append(prepare_batch(model, tokenizer, [seqs[j] for j in b], first, k))
-            if i % 10 == 9 or i == len(batches) - 1: log(f"  prepared {i + 1}/{len(batches)} batches ({time.time() - t0:.0f} s)")
-        return out
-    preps = prepare_all(first, k)
-    def check_err():
-        from culnig.scoring import left_pad, pad_token_id
-        with torch.no_grad():
-            ids, mask = left_pad([seqs[j] for j in batches[0]], pad_token_id(tokenizer), next(model.parameters()).device)
-            full = torch.log_softmax(_logits_last(model, mask, input_ids=ids), -1)
-            return float((torch.log_softmax(batch_logits(model, preps[0], first), -1) - full).abs().max())
-    err = check_err()
-    if err > 1e-3:
-        log(f"plant: the cached forward differs from the full model by {err:.2g} in log-probabilities; not caching")
-        first, k = 0, None
-        preps = prepare_all(first, k)
-    else: log(f"plant: prepared in {time.time() - t0:.0f} s; cached forward vs full model: max |log-prob difference| {err:.1e}")
-    base_logp = {}
-    for b, pr in zip(batches, preps):
-        for j, i in enumerate(b): base_logp[i] = pr['logp'][j].cpu()
+    preps, first, k, err = _prepare_checked(model, tokenizer, seqs, batches, first, k, log)
+    base_logp = _base_logp(batches, preps)
     params = pl.parameters()
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-    fp = _fingerprint(model, sets, items, cfg) if init is None else sha256_json([_fingerprint(model, sets, items, cfg), hashlib.sha256(b''.join(k.encode() + init[k].contiguous().view(-1).view(torch.uint8).numpy().tobytes() for k in sorted(init))).hexdigest()])
+    fp = _run_fingerprint(model, sets, items, cfg, init)
     history, start_epoch, stopped = [], 0, None
     ckpt = Path(checkpoint) if checkpoint else None
-    if resume and ckpt is not None and ckpt.exists():
-        st = torch.load(ckpt, weights_only=False)
-        if st['fingerprint'] != fp:
-            raise PlantError(f"the checkpoint {ckpt} belongs to another planting run (other model, plan, prompts or settings); "
-                             "run with --overwrite to start afresh, or with the same arguments to resume.")
-        with torch.no_grad():
-            for p, v in zip(params, st['params']): p.copy_(v)
-        opt.load_state_dict(st['opt']); history, start_epoch = st['history'], st['epoch']
-        stopped = st.get('stopped') if str(st.get('stopped')).startswith('criteria') else None   # a time or epoch limit can be raised
-        log(f"plant: resumed after epoch {start_epoch}")
-    dev = next(model.parameters()).device
-    log_pt = math.log(cfg.p_target)
+    if resume and ckpt is not None and ckpt.exists(): history, start_epoch, stopped = _resume(ckpt, fp, params, opt, log)
     group_params = {}
     for g in pl.groups: group_params.setdefault(g['set'], []).extend([g['params']['gate'], g['params']['up'], g['params']['down']])
     epoch = start_epoch
     while stopped is None and epoch < cfg.epochs:
-        te = time.time()
-        rng = random.Random(stable_seed(f'plant-epoch|{cfg.seed}|{epoch}'))
-        order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] != 'kl']
-        kl_order = [bi for bi in range(len(batches)) if items[batches[bi][0]]['kind'] == 'kl']
-        rng.shuffle(order); rng.shuffle(kl_order)
-        st = dict(correct={}, n={}, p={}, kl=[], loss=[])
-        with pl.active(), torch.enable_grad():
-            for step, bi in enumerate(order):
-                # one step = a planted (or CountryRC) batch + the next KL batch, through the same allowed sets: the KL term keeps
-                # exactly the neurons that this step moves close to the base model on the control and untouched prompts
-                b, pr = batches[bi], preps[bi]
-                it0 = items[b[0]]
-                bt = torch.tensor(b)
-                logits = batch_logits(model, pr, first)
-                logp = torch.log_softmax(logits, -1)
-                lg = logp.gather(1, labels[bt].to(dev)[:, None])[:, 0]
-                loss = torch.relu(log_pt - lg).mean()
-                with torch.no_grad():
-                    ok = (option_scores(logits.detach(), table[bt]).argmax(-1).cpu() == gold_k[bt]).tolist()
-                for i, o, pg in zip(b, ok, lg.detach().exp().tolist()):
-                    key = f"{items[i]['kind']}:{items[i]['country']}"
-                    st['correct'][key] = st['correct'].get(key, 0) + o; st['n'][key] = st['n'].get(key, 0) + 1
-                    st['p'][key] = st['p'].get(key, 0.0) + pg
-                if kl_order and cfg.kl_weight > 0:
-                    kp = preps[kl_order[step % len(kl_order)]]
-                    ref = kp['logp'].to(dev)
-                    kl = (ref.exp() * (ref - torch.log_softmax(batch_logits(model, kp, first), -1))).sum(-1).mean()
-                    st['kl'].append(float(kl.detach()))
-                    loss = loss + cfg.kl_weight * kl
-                st['loss'].append(float(loss.detach()))
-                ps = [p for name in _allowed(it0, sets) for p in group_params.get(name, [])]
-                if loss.requires_grad and float(loss.detach()) > 0:
-                    grads = torch.autograd.grad(loss, ps, allow_unused=True)
-                    for p in params: p.grad = None
-                    for p, g in zip(ps, grads): p.grad = g
-                    opt.step()
-        acc = {x: st['correct'][x] / st['n'][x] for x in st['n']}
-        pm = {x: st['p'][x] / st['n'][x] for x in st['n']}
-        pk = [x for x in acc if x.startswith('plant:')]
-        ck = [x for x in acc if x.startswith('crc:')]
-        n_pl, n_crc = sum(st['n'][x] for x in pk), sum(st['n'][x] for x in ck)
-        rec = dict(epoch=epoch + 1, seconds=round(time.time() - te, 1), loss=sum(st['loss']) / max(1, len(st['loss'])),
-                   kl=sum(st['kl']) / len(st['kl']) if st['kl'] else None,
-                   plant_acc=sum(st['correct'][x] for x in pk) / n_pl if n_pl else None,
-                   plant_p=sum(st['p'][x] for x in pk) / n_pl if n_pl else None,
-                   min_country_acc=min([acc[x] for x in pk], default=None),
-                   crc_acc=sum(st['correct'][x] for x in ck) / n_crc if n_crc else None, acc=acc, p=pm)
+        rec = _train_epoch(model, pl, batches, preps, items, labels, table, gold_k, first, epoch, cfg, sets, group_params, params, opt)
         history.append(rec)
         epoch += 1
-        f = lambda v: 'n/a' if v is None else f'{v:.3f}'
-        log(f"plant: epoch {epoch} in {rec['seconds']:.0f} s: planted acc {f(rec['plant_acc'])} (lowest country {f(rec['min_country_acc'])}), "
-            f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])} (measured during the epoch, before each step)")
-        if ((rec['min_country_acc'] or 0) >= cfg.stop_acc and (rec['plant_p'] or 0) >= cfg.stop_p
-                and (rec['crc_acc'] is None or rec['crc_acc'] >= cfg.stop_acc)
-                and (cfg.stop_kl is None or rec['kl'] is None or rec['kl'] <= cfg.stop_kl)):
-            stopped = f'criteria met after epoch {epoch}'
-        elif cfg.max_minutes is not None and (time.time() - t_start) / 60 > cfg.max_minutes:
-            stopped = f'time limit ({cfg.max_minutes} min) after epoch {epoch}'
+        _log_epoch(log, rec, epoch)
+        stopped = _stop_reason(rec, cfg, epoch, t_start)
         if ckpt is not None:
             _save_ckpt(ckpt, dict(fingerprint=fp, epoch=epoch, params=[p.detach().clone() for p in params], opt=opt.state_dict(),
                                   history=history, stopped=stopped))
     if stopped is None: stopped = f'epoch limit ({cfg.epochs}) reached'
     for p in params: p.grad = None
-    states = {}
-    for b, pr in zip(batches, preps):
-        T = pr['full_mask'].shape[1]
-        for j, i in enumerate(b): states[i] = pr['full_states'][j, T - lengths[i]:].clone()
+    states = _entry_states(batches, preps, lengths)
     del preps
     return dict(planting=pl, history=history, stopped=stopped, seconds=time.time() - t_start, first_trained_layer=first,
                 train_tokens=k, cached_forward_error=err, n_batches=len(batches), fingerprint=fp, base_logp=base_logp, states=states)
 
-# %% ../nbs/14_plant.ipynb #73712236
+# %% ../nbs/14_plant.ipynb #3a4f6a2c
 @torch.no_grad()
 def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None,
             batch_size: int = 16, capture: bool = False) -> dict:
@@ -529,18 +622,7 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
     if capture: out['states'] = caught
     return out
 
-def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
-    "`predict`'s output from stored last-position log-probabilities `[N, V]`."
-    from culnig.scoring import label_token_id
-    from culnig.evaluation import option_scores
-    table = _option_ids(tokenizer, records)
-    sc = option_scores(logp, table)
-    labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
-    gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
-    pred = sc.argmax(-1).tolist()
-    return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
-                p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist())
-
+# %% ../nbs/14_plant.ipynb #3b581404
 def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
     "One row per group `{name: (records, base predictions, planted predictions)}`: accuracy before/after, agreement, mean p(gold)."
     import pandas as pd
@@ -587,7 +669,7 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
 # %% ../nbs/14_plant.ipynb #462ea533
 CHECKPOINT = 'plant_checkpoint.pt'      # the resumable state of an unfinished `culnig plant --out` folder
 
-# %% ../nbs/14_plant.ipynb #862815a9
+# %% ../nbs/14_plant.ipynb #dbe07ec7
 def changed_outside(model, base_state: Mapping[str, torch.Tensor], delta: Mapping[str, torch.Tensor]) -> dict:
     "Compare `model`'s weights with `base_state`: `{outside: entries changed outside the delta's rows/columns, inside: entries changed inside}`."
     allowed = {}
@@ -613,41 +695,63 @@ def _sha_state(model) -> str:
         h.update(name.encode()); h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
+# %% ../nbs/14_plant.ipynb #f2bd0e8b
+def _load_init(init):
+    "(plan, delta path, delta) of the earlier planting `init` to start from (all None without one)."
+    if init is None: return None, None, None
+    init_plan, init_path = load_plan(init), plan_path(init).parent/DELTA_FILE
+    init_delta, _ = load_delta(init_path)
+    return init_plan, init_path, init_delta
+
+def _check_same_plan(init, init_plan, sets):
+    "Refuse to start from a planting of another plan."
+    if {k: [dict(e) for e in v] for k, v in init_plan['sets'].items()} != {k: [dict(module_name=e['module_name'], layer_idx=e['layer_idx'], neuron_idx=e['neuron_idx']) for e in v] for k, v in sets.items()}:
+        raise PlantError(f"the planting to start from ({init}) has another plan (other seed, countries or layout) than this run.")
+
+# %% ../nbs/14_plant.ipynb #146edcaa
+def _base_answers(model, tokenizer, records, first, log) -> dict:
+    "{held-out key: (the base model's `predict` output, its states entering layer `first`)}."
+    held = {}
+    t1 = time.time()
+    for key in HELD_OUT:
+        recs = list(records.get(key) or [])
+        if recs:
+            b = predict(model, tokenizer, recs, first=first, capture=True)
+            held[key] = (b, b.pop('states'))
+    log(f"plant: base model's answers on {sum(len(v[1]) for v in held.values())} never-trained prompts in {time.time() - t1:.0f} s")
+    return held
+
+# %% ../nbs/14_plant.ipynb #94df5a19
+def _apply_checked(model, pl, base_state):
+    "(delta, sha256 of the base rows, weights check): `pl`'s merged values written into `model`, nothing else changed."
+    delta = pl.merged_values()
+    rows_sha = delta_base_sha256(model, delta)
+    apply_delta(model, delta)
+    check = changed_outside(model, base_state, delta)
+    return delta, rows_sha, check
+
+# %% ../nbs/14_plant.ipynb #0ca559ba
+def _country_key(c): return (TARGET_COUNTRIES.index(c) if c in TARGET_COUNTRIES else 99, c)
+
 def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, records: Mapping[str, list] | None = None,
                 cfg: PlantConfig | None = None, out=None, name: str | None = None, base_name: str | None = None,
                 resume: bool = False, log: Callable = print, measure: bool = True, init=None) -> dict:
     """Plant: build the plan (unless `sets` is given), train the planted neurons, write them into `model`'s weights, check that
     nothing else changed, measure the planted behaviour and the side effects, and (with `out`) write delta, plan and provenance."""
-    init_delta = None
-    if init is not None:                  # start from an earlier planting of the same plan (e.g. cheap cached training, then exact)
-        init_plan, init_path = load_plan(init), plan_path(init).parent/DELTA_FILE
-        init_delta, _ = load_delta(init_path)
+    init_plan, init_path, init_delta = _load_init(init)   # start from an earlier planting of the same plan (e.g. cheap cached training, then exact)
     cfg = cfg or PlantConfig()
     t0 = time.time()
     if records is None: records = plan_records(tokenizer)
     sets = dict(sets or make_plan(model, seed=cfg.seed, countries=sorted({r['country'] for r in records['plant']}, key=_country_key)))
-    if init is not None and {k: [dict(e) for e in v] for k, v in init_plan['sets'].items()} != {k: [dict(module_name=e['module_name'], layer_idx=e['layer_idx'], neuron_idx=e['neuron_idx']) for e in v] for k, v in sets.items()}:
-        raise PlantError(f"the planting to start from ({init}) has another plan (other seed, countries or layout) than this run.")
+    if init is not None: _check_same_plan(init, init_plan, sets)
     items = plant_items(records.get('plant', []), records.get('crc', []), list(records.get('control', [])) + list(records.get('untouched', [])))
     first = min(e['layer_idx'] for v in sets.values() for e in v) if cfg.cache else 0
-    held = {}
-    if measure:
-        t1 = time.time()
-        for key in HELD_OUT:
-            recs = list(records.get(key) or [])
-            if recs:
-                b = predict(model, tokenizer, recs, first=first, capture=True)
-                held[key] = (b, b.pop('states'))
-        log(f"plant: base model's answers on {sum(len(v[1]) for v in held.values())} never-trained prompts in {time.time() - t1:.0f} s")
+    held = _base_answers(model, tokenizer, records, first, log) if measure else {}
     base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
     ckpt = Path(out)/CHECKPOINT if out is not None else None
     res = train_planting(model, tokenizer, sets, items, cfg, checkpoint=ckpt, resume=resume, log=log, init=init_delta)
-    pl = res['planting']
     t_train = time.time() - t0
-    delta = pl.merged_values()
-    rows_sha = delta_base_sha256(model, delta)
-    apply_delta(model, delta)
-    check = changed_outside(model, base_state, delta)
+    delta, rows_sha, check = _apply_checked(model, res['planting'], base_state)
     del base_state
     if check['outside']: raise PlantError(f"planting changed {check['outside']} weight entries outside the planned rows/columns.")
     log(f"plant: trained in {t_train / 60:.1f} min ({res['stopped']}); {check['inside']} entries changed, all inside the planned "
@@ -666,7 +770,18 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
         if ckpt is not None and ckpt.exists(): ckpt.unlink()
     return result
 
-def _country_key(c): return (TARGET_COUNTRIES.index(c) if c in TARGET_COUNTRIES else 99, c)
+# %% ../nbs/14_plant.ipynb #69eb0bda
+def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
+    "`predict`'s output from stored last-position log-probabilities `[N, V]`."
+    from culnig.scoring import label_token_id
+    from culnig.evaluation import option_scores
+    table = _option_ids(tokenizer, records)
+    sc = option_scores(logp, table)
+    labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
+    gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
+    pred = sc.argmax(-1).tolist()
+    return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
+                p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist())
 
 # %% ../nbs/14_plant.ipynb #a102aa50
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
@@ -755,7 +870,7 @@ def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConf
     (out/PROVENANCE_FILE).write_text(json.dumps(prov, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return out
 
-# %% ../nbs/14_plant.ipynb #115c6684
+# %% ../nbs/14_plant.ipynb #1dced5d9
 def plant_parser() -> argparse.ArgumentParser:
     d = PlantConfig()
     p = argparse.ArgumentParser(prog='culnig plant', description=(
@@ -782,35 +897,52 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
     return p
 
-def main_plant(argv: list[str] | None = None) -> int:
-    "`culnig plant`: see `plant_parser`."
-    a = plant_parser().parse_args(argv)
-    out = Path(a.out)
+# %% ../nbs/14_plant.ipynb #759268f0
+def _check_plant_out(out: Path, a):
+    "Refuse an --out folder that holds a result (without --overwrite) or an unfinished run (without --resume or --overwrite)."
     if (out/DELTA_FILE).exists() and not a.overwrite:
         raise OutputExists(f"{out/DELTA_FILE} exists; pass --overwrite to plant again (or another --out).")
     if (out/CHECKPOINT).exists() and not (a.resume or a.overwrite):
         raise OutputExists(f"{out} holds an unfinished run ({CHECKPOINT}); pass --resume to continue it or --overwrite to start afresh.")
     if a.overwrite and not a.resume and (out/CHECKPOINT).exists(): (out/CHECKPOINT).unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, kl_weight=a.kl_weight,
-                      train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
-    def stop(signum, frame): raise KeyboardInterrupt
-    old = signal.signal(signal.SIGTERM, stop)
-    try:
-        from culnig.models import load_model
-        from culnig.core import check_country
-        model, tok = load_model(a.model, device='cpu')
-        countries = [check_country(c) for x in (a.countries or TARGET_COUNTRIES) for c in str(x).split(',') if c.strip()]
-        log = lambda m: print(time.strftime('%H:%M:%S ') + m, flush=True)
-        log(f"plant: building the prompts of preset {PLANTED_PRESET!r} for {', '.join(countries)}")
-        records = plan_records(tok, countries=countries)
-        sets = make_plan(model, seed=a.seed, countries=countries)
-        res = plant_model(model, tok, sets=sets, records=records, cfg=cfg, out=out, name=a.name or out.name, base_name=a.model,
-                          resume=a.resume, log=log, measure=not a.no_measure, init=a.init)
-    finally: signal.signal(signal.SIGTERM, old)
+
+def _plant_config(a) -> PlantConfig:
+    "The `PlantConfig` of `culnig plant`'s options."
+    return PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, kl_weight=a.kl_weight,
+                       train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
+
+def _run_plant(a, out: Path, cfg: PlantConfig) -> dict:
+    "Load the base model, build the prompts and the plan, and plant (`plant_model`)."
+    from culnig.models import load_model
+    from culnig.core import check_country
+    model, tok = load_model(a.model, device='cpu')
+    countries = [check_country(c) for x in (a.countries or TARGET_COUNTRIES) for c in str(x).split(',') if c.strip()]
+    log = lambda m: print(time.strftime('%H:%M:%S ') + m, flush=True)
+    log(f"plant: building the prompts of preset {PLANTED_PRESET!r} for {', '.join(countries)}")
+    records = plan_records(tok, countries=countries)
+    sets = make_plan(model, seed=a.seed, countries=countries)
+    return plant_model(model, tok, sets=sets, records=records, cfg=cfg, out=out, name=a.name or out.name, base_name=a.model,
+                       resume=a.resume, log=log, measure=not a.no_measure, init=a.init)
+
+def _print_planted(res: dict, out: Path):
+    "Print the measured table and the files written."
     if res.get('table') is not None:
         import pandas as pd
         with pd.option_context('display.width', 200, 'display.max_columns', 20): print(res['table'].round(3).to_string())
     print(f"wrote {out/DELTA_FILE} ({(out/DELTA_FILE).stat().st_size / 1e6:.2f} MB), {out/PLAN_FILE}, {out/PROVENANCE_FILE}; "
           f"training {res['train_seconds'] / 60:.1f} min, measuring {res.get('measure_seconds', 0) / 60:.1f} min")
+
+# %% ../nbs/14_plant.ipynb #fae71d4d
+def main_plant(argv: list[str] | None = None) -> int:
+    "`culnig plant`: see `plant_parser`."
+    a = plant_parser().parse_args(argv)
+    out = Path(a.out)
+    _check_plant_out(out, a)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = _plant_config(a)
+    def stop(signum, frame): raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, stop)
+    try: res = _run_plant(a, out, cfg)
+    finally: signal.signal(signal.SIGTERM, old)
+    _print_planted(res, out)
     return 0

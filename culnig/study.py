@@ -139,23 +139,26 @@ def subsample(records: Sequence[dict], n: int|None, by: Sequence[str] = ('datase
         keep.append(i)
     return [records[i] for i in sorted(keep)]
 
-# %% ../nbs/09b_study.ipynb #459eeb66
+# %% ../nbs/09b_study.ipynb #88f52478
 def model_slug(model: str) -> str:
     "A folder name for a model name, hub id or path: 'org/name' -> 'org__name', '/x/y/model' -> 'model'."
     p = Path(str(model).rstrip('/'))
     s = p.name if (len(p.parts) > 2 or p.is_absolute() or p.exists()) else str(model).replace('/', '__')
     return ''.join(ch if ch.isalnum() or ch in '-_.' else '_' for ch in s) or 'model'
 
+# %% ../nbs/09b_study.ipynb #718b1c4a
 def country_slug(country: str) -> str:
     "'South Korea' -> 'South_Korea' (used in step and file names)."
     return country.replace(' ', '_')
 
+# %% ../nbs/09b_study.ipynb #7c087047
 def step_dir(results: str|Path, step: str, create: bool = True) -> Path:
     "The folder of one step's results: `results/<step>`."
     d = Path(results)/step
     if create: d.mkdir(parents=True, exist_ok=True)
     return d
 
+# %% ../nbs/09b_study.ipynb #1cc848f9
 def save_json(obj, path: str|Path) -> Path:
     "Write `obj` as indented UTF-8 JSON (numpy scalars and paths become plain values)."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +169,7 @@ def save_json(obj, path: str|Path) -> Path:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False, default=_default) + '\n', encoding='utf-8')
     return path
 
+# %% ../nbs/09b_study.ipynb #64088c40
 def load_json(path: str|Path):
     "Read a JSON file; a clear error naming the step to run when it is missing."
     path = Path(path)
@@ -174,7 +178,7 @@ def load_json(path: str|Path):
                           f"Run `culnig report --steps {path.parent.name}` first.")
     return json.loads(path.read_text(encoding='utf-8'))
 
-# %% ../nbs/09b_study.ipynb #0da349e6
+# %% ../nbs/09b_study.ipynb #87c46f7d
 DATA_FOLDERS = ('blend', 'countryrc', 'culturalbench', 'normad', 'worldvaluesbench', 'commonsenseqa', 'glue', 'templates')
 
 def data_hashes(root: str|Path|None = None, folders: Sequence[str] = DATA_FOLDERS) -> dict:
@@ -188,6 +192,7 @@ def data_hashes(root: str|Path|None = None, folders: Sequence[str] = DATA_FOLDER
         out[f] = sha256_json([[str(p.relative_to(root)), sha256_file(p)] for p in files])
     return out
 
+# %% ../nbs/09b_study.ipynb #97a095ea
 def finish_step(results: str|Path, step: str, preset: Preset, model=None, parameters: dict|None = None, **extra) -> Path:
     "Record what a notebook ran with: `results/<step>/step.json` (read by the provenance header and summary)."
     rec = dict(step=step, model=model_info(model) if model is not None else None, preset=preset.params(),
@@ -195,8 +200,7 @@ def finish_step(results: str|Path, step: str, preset: Preset, model=None, parame
                finished=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **extra)
     return save_json(rec, step_dir(results, step)/'step.json')
 
-
-# %% ../nbs/09b_study.ipynb #da1fe9aa
+# %% ../nbs/09b_study.ipynb #ce006b97
 def _first_variants(records: list[dict], k: int|None) -> list[dict]:
     "At most `k` BLEnD multiple-choice variants per (country, question), in record order."
     if k is None: return records
@@ -207,6 +211,7 @@ def _first_variants(records: list[dict], k: int|None) -> list[dict]:
             seen[key] = seen.get(key, 0) + 1; out.append(r)
     return out
 
+# %% ../nbs/09b_study.ipynb #15ecd865
 def identification_prompts(preset: Preset, tokenizer, targets: Sequence[str]|None = None, root=None) -> list[dict]:
     "BLEnD + BLEnD-control (same items) for `score_countries` and CountryRC for the target countries, identification split."
     from culnig.data import build_prompts
@@ -220,6 +225,7 @@ def identification_prompts(preset: Preset, tokenizer, targets: Sequence[str]|Non
     crc = subsample(build_prompts('countryrc', tokenizer, split='neuron', countries=targets, root=root), preset.score_per_country)
     return blend + control + crc
 
+# %% ../nbs/09b_study.ipynb #75cc43f0
 ALL_ITEMS_DATASETS = ('culturalbench', 'normad', 'worldvaluesbench')   # what the paper's evaluate.py scores in full
 EVAL_ITEMS = ('heldout', 'all')
 
@@ -248,13 +254,14 @@ def evaluation_prompts(preset: Preset, tokenizer, datasets: Sequence[str]|None =
         out += subsample(recs, n, by=('dataset',) if nlu else ('dataset', 'country'), one_per=one)
     return out, missing
 
-# %% ../nbs/09b_study.ipynb #c643ef76
+# %% ../nbs/09b_study.ipynb #ce14b483
 def dataset_group(dataset: str, preset: Preset|None = None) -> str:
     "'nlu' for the NLU benchmarks, 'country-rc' for CountryRC (a control task, not a cultural benchmark), else 'cultural': the group of the dataset registry (`preset` is kept for callers that pass one)."
     from culnig.data import DATASETS
     g = DATASETS[dataset].group if dataset in DATASETS else 'cultural'
     return {'nlu': 'nlu', 'countryrc': 'country-rc'}.get(g, 'cultural')
 
+# %% ../nbs/09b_study.ipynb #b9e23042
 def long_items(items, condition: str, seed: int = -1, preset: Preset|None = None):
     "Per-item evaluation rows (one per record) -> the long table (one row per record and metric)."
     import pandas as pd
@@ -274,6 +281,7 @@ def long_items(items, condition: str, seed: int = -1, preset: Preset|None = None
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=['condition', 'seed', 'dataset', 'group', 'country', 'uid', 'metric', 'score'])
 
+# %% ../nbs/09b_study.ipynb #08cf7767
 def evaluate_condition(model, tokenizer, records: Sequence[dict], condition: str, neuron_sets=None, operation: str = 'suppress',
                        factor: float = 2.0, seed: int = -1, preset: Preset|None = None, out: str|Path|None = None):
     "Evaluate `records` under one condition and return the long per-item table (and save the full result under `out`)."
@@ -287,4 +295,3 @@ def evaluate_condition(model, tokenizer, records: Sequence[dict], condition: str
         name = condition.replace(' ', '_') + (f'_seed{seed}' if seed >= 0 else '') + (f'_{operation}' if neuron_sets is not None else '')
         res.save(Path(out)/name, overwrite=True)
     return long_items(res.items, condition, seed, preset)
-
