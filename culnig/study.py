@@ -44,6 +44,7 @@ class Preset:
     enhance_random_seeds: int|None = None    # how many of the random seeds are also enhanced (None: all)
     ablation_datasets: tuple = ('blend', 'culturalbench', 'normad', 'commonsenseqa', 'qnli', 'mrpc')   # + CountryRC held-out
     n_boot: int = 1000              # bootstrap resamples of every interval
+    ig_steps: int = 16              # integration points of integrated gradients (methods and ground-truth notebooks)
     batch_tokens: int = 4096        # token budget of one scoring batch
     saq_generation: str = 'greedy'  # short answers: 'model' (the model's own generation configuration, the paper) or 'greedy'
     eval_items: str = 'heldout'     # CulturalBench, NormAd, WorldValuesBench: 'heldout' half or 'all' items (the paper's evaluate.py)
@@ -77,7 +78,7 @@ PRESETS = {
         name='tiny', doc='Test preset: a handful of prompts, 2 countries, 2 random seeds; checks that every notebook runs, measures nothing.',
         score_countries=('USA', 'China'), target_countries=('USA', 'China'), eval_countries=('USA', 'China'),
         score_per_country=2, mc_variants=1, eval_per_country=1, eval_nlu=1, saq_per_country=1, saq_max_new_tokens=4,
-        random_seeds=(0, 1), one_template=True, n_boot=100, batch_tokens=2048,
+        random_seeds=(0, 1), one_template=True, n_boot=100, batch_tokens=2048, ig_steps=2,
         enhance_datasets=('blend', 'qnli'), enhance_random_seeds=1, ablation_datasets=('blend', 'qnli')),
     'quick': Preset(
         name='quick', doc=('Deterministic subsample of the paper protocol sized for `make report` on the default model in about '
@@ -87,7 +88,7 @@ PRESETS = {
                            'ablation notebooks use a subset of the benchmarks. Every figure is produced; intervals are wide.'),
         score_countries=TARGET_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=TARGET_COUNTRIES,
         score_per_country=6, mc_variants=1, eval_per_country=4, eval_nlu=16, saq_per_country=2, saq_max_new_tokens=8,
-        random_seeds=(0, 1, 2), one_template=True, n_boot=1000,
+        random_seeds=(0, 1, 2), one_template=True, n_boot=1000, ig_steps=4,
         enhance_datasets=('blend', 'normad', 'commonsenseqa', 'qnli'), enhance_random_seeds=1, ablation_datasets=('blend', 'qnli')),
     'paper': Preset(
         name='paper', doc=('The protocol of the paper: all 16 BLEnD countries, up to 5 multiple-choice variants per country and '
