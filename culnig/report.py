@@ -12,6 +12,7 @@ from typing import Sequence
 from .core import CulnigError, UnknownName, OutputExists, check_country, culnig_version, data_root, sha256_json
 from .study import PRESETS, Preset, get_preset, model_slug, country_slug, step_dir, save_json, data_hashes
 from .stats import GROUP_MEAN, pp, verdict, versus_lines
+from .models import DEFAULT_MODEL
 
 # %% auto #0
 __all__ = ['EXPERIMENTS', 'EXPERIMENTS_SHARE', 'KERNEL_ENV', 'RUN_DIR', 'PUBLISH_DIRS', 'Experiment', 'Step', 'experiments_dir',
@@ -233,7 +234,7 @@ def _select(steps: list[Step], wanted: Sequence[str]|None) -> set:
     return {s.name for s in steps if s.name in wanted or s.experiment.name in wanted}
 
 # %% ../nbs/10_report.ipynb #ee9673e2
-def run_report(model: str = 'smollm2-135m-instruct', preset: str = 'quick', countries: Sequence[str]|None = None,
+def run_report(model: str = DEFAULT_MODEL, preset: str = 'quick', countries: Sequence[str]|None = None,
                out: str|Path = 'reports', figures: str|Path = 'figures', rerun: bool = False, steps: Sequence[str]|None = None,
                notebooks: str|Path|None = None, progress: bool = True, kernel_name: str = 'python3', log=print,
                extras: Sequence[str] = ()) -> dict:
