@@ -26,7 +26,7 @@ __all__ = ['SAQ_NORMALISERS', 'DEFAULT_MAX_NEW_TOKENS', 'PAPER_MAX_NEW_TOKENS', 
            'summarize', 'EvalResult', 'load_results', 'record_hash', 'evaluate', 'compare', 'random_baseline',
            'cross_culture_matrix', 'evaluate_parser', 'main_evaluate', 'main_compare']
 
-# %% ../nbs/09_evaluation.ipynb #29f3b0a2
+# %% ../nbs/09_evaluation.ipynb #283fcffd
 def option_token_ids(tokenizer, option: str) -> list[int]:
     "Token ids that spell `option` as one token (`option` itself or with a leading space); else the first token of `option`."
     ids = []
@@ -39,6 +39,7 @@ def option_token_ids(tokenizer, option: str) -> list[int]:
         ids.append(int(enc[0]))
     return list(dict.fromkeys(ids))
 
+# %% ../nbs/09_evaluation.ipynb #a89816ed
 def option_table(tokenizer, records: Sequence[dict]) -> torch.Tensor:
     "`[n_records, max options, max spellings]` LongTensor of option token ids (-1 = none) in each record's option order."
     cache: dict[str, list[int]] = {}
@@ -52,13 +53,14 @@ def option_table(tokenizer, records: Sequence[dict]) -> torch.Tensor:
         for k, ids in enumerate(r): t[i, k, :len(ids)] = torch.tensor(ids)
     return t
 
+# %% ../nbs/09_evaluation.ipynb #3bd4b0b1
 def option_scores(logits: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     "`[B, K]` score of each option: the highest logit among its spellings (-inf where a record has fewer options)."
     B, K, V = table.shape
     got = logits.gather(1, table.clamp(min=0).reshape(B, K * V).to(logits.device)).reshape(B, K, V)
     return got.masked_fill(table.to(logits.device) < 0, float('-inf')).amax(-1)
 
-# %% ../nbs/09_evaluation.ipynb #f170c202
+# %% ../nbs/09_evaluation.ipynb #6099bbcd
 def alignment_score(pred: str, gold, lo: int, hi: int) -> float:
     "WorldValuesBench alignment of a decoded prediction with the gold answer on the scale [lo, hi] (0-100; 0 if not a number in range)."
     if not (isinstance(pred, str) and pred.isascii() and pred.isdigit()): return 0.0
@@ -66,12 +68,13 @@ def alignment_score(pred: str, gold, lo: int, hi: int) -> float:
     if p < lo or p > hi: return 0.0
     return 100.0 * (1 - abs(p - g) / max(abs(lo - g), abs(hi - g)))
 
+# %% ../nbs/09_evaluation.ipynb #122eb5b2
 def scale_of(record: dict) -> tuple[int, int]:
     "The answer scale [min, max] of a WorldValuesBench record (from its options)."
     vals = [int(o) for o in record['options']]
     return min(vals), max(vals)
 
-# %% ../nbs/09_evaluation.ipynb #d22caacc
+# %% ../nbs/09_evaluation.ipynb #83c1696f
 def _is_word_char(ch: str) -> bool: return unicodedata.category(ch)[0] in 'LMN' or ch == '_'
 
 def tokens(text: str) -> list[str]:
@@ -87,6 +90,7 @@ def tokens(text: str) -> list[str]:
         if word: out.append(word)
     return out
 
+# %% ../nbs/09_evaluation.ipynb #04f3de2b
 def _nfkc_lower(toks) -> list[str]: return [unicodedata.normalize('NFKC', t.lower()) for t in toks]
 
 def normalise(text: str, lang: str = 'en') -> list[str]:
@@ -94,6 +98,7 @@ def normalise(text: str, lang: str = 'en') -> list[str]:
     import simplemma
     return [unicodedata.normalize('NFKC', (simplemma.lemmatize(t, lang=lang) if t[0].isalpha() else t).lower()) for t in tokens(text)]
 
+# %% ../nbs/09_evaluation.ipynb #26ecf156
 _AZ_DROP = str.maketrans({'“': '', '”': '', "'": '', '"': ''})
 
 def _az_words(text: str) -> list[str]:
@@ -101,6 +106,7 @@ def _az_words(text: str) -> list[str]:
     words = unicodedata.normalize('NFKC', str(text)).replace('İ', 'I').translate(_AZ_DROP).split()
     return _nfkc_lower(''.join(c for c in w if c not in string.punctuation or c == '-') for w in words)
 
+# %% ../nbs/09_evaluation.ipynb #35d15290
 def _make_normaliser(name: str):
     "The tokens function of normaliser `name`; ImportError when its package is not installed."
     if name.startswith('simplemma:'):
@@ -127,6 +133,7 @@ def _make_normaliser(name: str):
         return lambda t: [unicodedata.normalize('NFKC', c.lower()) for c in hausastemmer.stem(str(t).strip('-'))]
     raise UnknownName(f"Unknown short-answer normaliser {name!r}.")
 
+# %% ../nbs/09_evaluation.ipynb #8354db66
 # lang -> (the paper's tool, culnig's normalisers in order of preference)
 SAQ_NORMALISERS = {
     'en': ('spacy en_core_web_sm lemma', ('simplemma:en',)),
@@ -143,6 +150,7 @@ SAQ_NORMALISERS = {
     'az': ('aznlp-disc Stemmer', ('az-words',)),
     'su': ('SUSTEM EcsStemmer', ('tokens',)),
 }
+
 _PAPER_SAME = {'zh': 'jieba', 'ar': 'qalsadi', 'ha': 'hausastemmer'}
 _NORMALISERS: dict = {}
 
@@ -159,12 +167,14 @@ def saq_normaliser(lang: str) -> tuple[str, Callable]:
             except ImportError: continue
     return _NORMALISERS[lang]
 
+# %% ../nbs/09_evaluation.ipynb #82730fcd
 def normaliser_info(lang: str) -> dict:
     "What judges `lang`: the normaliser culnig uses, the paper's tool and whether the two are the same."
     name, _ = saq_normaliser(lang)
     paper = SAQ_NORMALISERS.get(lang, (None,))[0]
     return dict(lang=lang, normaliser=name, paper=paper, same_as_paper=_PAPER_SAME.get(lang) == name)
 
+# %% ../nbs/09_evaluation.ipynb #62d95b69
 def _contains(hay: list[str], needle: list[str]) -> bool:
     if not needle: return False
     sep = '\x00'                                       # in no token: a token-boundary match
@@ -176,13 +186,14 @@ def saq_match(response: str, answers: Sequence[str], lang: str = 'en') -> bool:
     resp = norm(response)
     return any(_contains(resp, norm(a)) for a in answers)
 
-# %% ../nbs/09_evaluation.ipynb #c98a084a
+# %% ../nbs/09_evaluation.ipynb #44ef5a09
 def _is_saq(r: dict) -> bool: return bool(r.get('answers')) and not r.get('options')
 
 def _device_of(model):
     try: return next(model.parameters()).device
     except StopIteration: return torch.device('cpu')
 
+# %% ../nbs/09_evaluation.ipynb #ad65b9b7
 class _Checkpoint:
     "Partial results of one pass (`classify` or `generate_answers`) in a file: saved between batches, every `every` seconds and on an interrupt."
     def __init__(self, path, fingerprint: str, every: float = 300.0, resume: bool = False, progress: dict | None = None):
@@ -206,6 +217,48 @@ class _Checkpoint:
         torch.save(dict(state, fingerprint=self.fingerprint), tmp); os.replace(tmp, self.path)
         self.last = time.monotonic()
 
+# %% ../nbs/09_evaluation.ipynb #d695921d
+@contextlib.contextmanager
+def _saving(checkpoint, state):
+    "On any exit by an exception (Ctrl-C, SIGTERM, an error), write the finished batches to the checkpoint."
+    try: yield
+    except BaseException:
+        if checkpoint is not None: checkpoint.save(state(), force=True)
+        raise
+
+# %% ../nbs/09_evaluation.ipynb #960ab019
+def _option_picks(logits: torch.Tensor, table: torch.Tensor, gold_k: torch.Tensor):
+    "`(vocabulary argmax, best option index or -1, restricted probability of the gold option or nan)` of one batch, on the CPU."
+    pred_ids = logits.argmax(-1).cpu()
+    sc = option_scores(logits, table).cpu()
+    has = torch.isfinite(sc).any(-1)
+    pred_opt = torch.where(has, sc.argmax(-1), -1)
+    prob = torch.softmax(sc.masked_fill(~torch.isfinite(sc), -1e30), -1)
+    gk = gold_k
+    p_gold = torch.where((gk >= 0) & has, prob.gather(1, gk.clamp(min=0)[:, None])[:, 0], float('nan'))
+    return pred_ids, pred_opt, p_gold
+
+# %% ../nbs/09_evaluation.ipynb #c86675f1
+def _classified_rows(tokenizer, records, pred_ids, pred_opt, p_gold, lengths) -> pd.DataFrame:
+    "One row per record from the predictions of `classify`."
+    decoded = tokenizer.batch_decode(pred_ids[:, None].tolist(), skip_special_tokens=True)
+    rows = []
+    for i, r in enumerate(records):
+        opts = list(r.get('options') or [])
+        k = int(pred_opt[i])
+        pr = opts[k] if k >= 0 else None
+        row = dict(prediction=decoded[i], prediction_restricted=pr, gold=str(r['label']), n_tokens=lengths[i],
+                   correct_paper=float(decoded[i] == str(r['label'])),
+                   correct_restricted=float(pr == str(r['label'])) if pr is not None else np.nan,
+                   p_gold_restricted=float(p_gold[i]), alignment=np.nan, alignment_restricted=np.nan)
+        if r['dataset'] == 'worldvaluesbench':
+            lo, hi = scale_of(r)
+            row['alignment'] = alignment_score(decoded[i], r['label'], lo, hi)
+            row['alignment_restricted'] = alignment_score(pr, r['label'], lo, hi) if pr is not None else 0.0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/09_evaluation.ipynb #960d548e
 def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8192, max_batch: int = 64,
              show_progress: bool = True, desc: str = 'evaluate', checkpoint: _Checkpoint | None = None) -> pd.DataFrame:
     "One row per record: paper prediction and correctness, restricted prediction and correctness, alignment (WorldValuesBench)."
@@ -231,13 +284,7 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
             ids, mask = left_pad([seqs[i] for i in b], tokenizer.pad_token_id, device)
             logits = last_logits(model, ids, mask)     # culnig.scoring's: the LM head on the last position only
             bi = torch.tensor(b)
-            pred_ids[bi] = logits.argmax(-1).cpu()
-            sc = option_scores(logits, table[bi]).cpu()
-            has = torch.isfinite(sc).any(-1)
-            pred_opt[bi] = torch.where(has, sc.argmax(-1), -1)
-            prob = torch.softmax(sc.masked_fill(~torch.isfinite(sc), -1e30), -1)
-            gk = gold_k[bi]
-            p_gold[bi] = torch.where((gk >= 0) & has, prob.gather(1, gk.clamp(min=0)[:, None])[:, 0], float('nan'))
+            pred_ids[bi], pred_opt[bi], p_gold[bi] = _option_picks(logits, table[bi], gold_k[bi])
             done = bn + 1                                        # only now is the batch counted: an interrupt never keeps half of it
             bar.update(len(b))
             if checkpoint is not None:
@@ -245,24 +292,9 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
                 checkpoint.save(state())
     bar.close()
     if checkpoint is not None: checkpoint.save(state(), force=True)     # kept if a later pass (generation) is interrupted
-    decoded = tokenizer.batch_decode(pred_ids[:, None].tolist(), skip_special_tokens=True)
-    rows = []
-    for i, r in enumerate(records):
-        opts = list(r.get('options') or [])
-        k = int(pred_opt[i])
-        pr = opts[k] if k >= 0 else None
-        row = dict(prediction=decoded[i], prediction_restricted=pr, gold=str(r['label']), n_tokens=lengths[i],
-                   correct_paper=float(decoded[i] == str(r['label'])),
-                   correct_restricted=float(pr == str(r['label'])) if pr is not None else np.nan,
-                   p_gold_restricted=float(p_gold[i]), alignment=np.nan, alignment_restricted=np.nan)
-        if r['dataset'] == 'worldvaluesbench':
-            lo, hi = scale_of(r)
-            row['alignment'] = alignment_score(decoded[i], r['label'], lo, hi)
-            row['alignment_restricted'] = alignment_score(pr, r['label'], lo, hi) if pr is not None else 0.0
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return _classified_rows(tokenizer, records, pred_ids, pred_opt, p_gold, lengths)
 
-# %% ../nbs/09_evaluation.ipynb #b70d2338
+# %% ../nbs/09_evaluation.ipynb #fdc61e71
 DEFAULT_MAX_NEW_TOKENS = 64
 PAPER_MAX_NEW_TOKENS = 512
 GENERATIONS = ('model', 'greedy')
@@ -273,6 +305,7 @@ def _generation_kwargs(model, generation: str) -> dict:
     if generation == 'model': return {}
     raise UnknownName(f"Unknown generation {generation!r}; use one of {', '.join(GENERATIONS)}.")
 
+# %% ../nbs/09_evaluation.ipynb #0e6fc9f1
 def generation_info(model, generation: str, max_new_tokens: int, seed: int = 0) -> dict:
     "What a short-answer run generated with: the mode, the token limit and (mode 'model') the model's generation configuration."
     info = dict(generation=generation, max_new_tokens=int(max_new_tokens))
@@ -282,14 +315,7 @@ def generation_info(model, generation: str, max_new_tokens: int, seed: int = 0) 
         info.update(generation_config=cfg, do_sample=bool(getattr(gc, 'do_sample', False)), sampling_seed=seed)
     return info
 
-@contextlib.contextmanager
-def _saving(checkpoint, state):
-    "On any exit by an exception (Ctrl-C, SIGTERM, an error), write the finished batches to the checkpoint."
-    try: yield
-    except BaseException:
-        if checkpoint is not None: checkpoint.save(state(), force=True)
-        raise
-
+# %% ../nbs/09_evaluation.ipynb #88630ead
 def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                      batch_tokens: int = 8192, max_batch: int = 32, lang: str = 'en', generation: str = 'greedy', seed: int = 0,
                      show_progress: bool = True, desc: str = 'generate', checkpoint: _Checkpoint | None = None) -> pd.DataFrame:
@@ -330,7 +356,7 @@ def generate_answers(model, tokenizer, records: Sequence[dict], *, max_new_token
                          normaliser=saq_normaliser(rl)[0]))
     return pd.DataFrame(rows)
 
-# %% ../nbs/09_evaluation.ipynb #9c6ac878
+# %% ../nbs/09_evaluation.ipynb #926a6264
 def _levels(items: pd.DataFrame, by: Sequence[str]):
     "Yield (group labels dict, row mask) for every combination of `by` levels, each level also as 'all'."
     import itertools
@@ -344,6 +370,7 @@ def _levels(items: pd.DataFrame, by: Sequence[str]):
             if v != ALL: mask &= (items[col].astype(str) == v).to_numpy()
         if mask.any(): yield dict(zip(by, combo)), mask
 
+# %% ../nbs/09_evaluation.ipynb #9b23fc08
 def summarize(items: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     "Every metric per dataset, (dataset, country), (dataset, split) and (dataset, country, split), with bootstrap intervals."
     rows = []
@@ -358,6 +385,7 @@ def summarize(items: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0, level: 
                 rows.append(dict(dataset=d, **labels, metric=name, n=int(part[col].notna().sum()), value=m, ci_low=lo, ci_high=hi))
     return pd.DataFrame(rows, columns=['dataset', 'country', 'split', 'metric', 'n', 'value', 'ci_low', 'ci_high'])
 
+# %% ../nbs/09_evaluation.ipynb #15384cc9
 RESULT_FILES = ('items.parquet', 'summary.csv', 'meta.json')
 CHECKPOINT_DIR = 'evaluate_checkpoint'
 
@@ -411,11 +439,12 @@ class EvalResult:
         op = self.meta.get('operation') or 'none'
         return f"EvalResult({len(self.items)} items, datasets {list(pd.unique(self.items['dataset']))}, intervention {op})"
 
+# %% ../nbs/09_evaluation.ipynb #0c11be73
 def load_results(path) -> EvalResult:
     "`EvalResult.load(path)`."
     return EvalResult.load(path)
 
-# %% ../nbs/09_evaluation.ipynb #a2c81460
+# %% ../nbs/09_evaluation.ipynb #ce8f589c
 def _neuron_meta(neuron_sets, sitemap, model_name=None, allow_other_model: bool = False) -> tuple[list, list[dict]]:
     "Load file paths, and describe every set (kind, country, size, file and sha256); sets made for another model are refused."
     from culnig.neuronset import load_neuron_set, check_model
@@ -446,11 +475,13 @@ def _neuron_meta(neuron_sets, sitemap, model_name=None, allow_other_model: bool 
                 desc.append(dict(file=None, sha256=sha256_json(content), kind='custom', country=None, n_neurons=None, model_name=None))
     return loaded, desc
 
+# %% ../nbs/09_evaluation.ipynb #35f414c3
 def record_hash(records) -> str:
     "sha256 of what evaluation reads of each record (dataset, country, id, instruction, text, label, options, answers), in order."
     return sha256_json([[r['dataset'], r.get('country'), r['id'], r.get('instruction_id'), r['text'], r.get('label'),
                          r.get('options'), r.get('answers')] for r in records])
 
+# %% ../nbs/09_evaluation.ipynb #8ecdca20
 def _check_keys(records):
     seen = set()
     for r in records:
@@ -460,6 +491,87 @@ def _check_keys(records):
         if k in seen: raise CulnigError(f"Record {k} appears twice; evaluate each (dataset, country, id, instruction_id) once.")
         seen.add(k)
 
+# %% ../nbs/09_evaluation.ipynb #0edd4509
+def _my_items(records, n_ranks: int) -> tuple[list[int], list[int]]:
+    "Indices of this rank's records to classify and to generate (every record on one process)."
+    from culnig.distributed import shard_indices
+    mine = set(shard_indices(len(records))) if n_ranks > 1 else None     # under torchrun: this rank's share of the items
+    cls_idx = [i for i, r in enumerate(records) if not _is_saq(r) and (mine is None or i in mine)]
+    gen_idx = [i for i, r in enumerate(records) if _is_saq(r) and (mine is None or i in mine)]
+    return cls_idx, gen_idx
+
+# %% ../nbs/09_evaluation.ipynb #d8f8bc49
+def _eval_key(records, set_meta, model, *, operation, factor, batch_tokens, max_batch, max_new_tokens, n_ranks) -> str:
+    "sha256 of everything that decides an evaluation's per-item results."
+    return sha256_json(dict(records=record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
+                            factor=factor, model=model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
+                            max_new_tokens=max_new_tokens, ranks=n_ranks))
+
+# %% ../nbs/09_evaluation.ipynb #301bdba2
+def _run_passes(model, tokenizer, records, cls_idx, gen_idx, prog: dict, ck, *, batch_tokens, max_batch, max_new_tokens, lang,
+                generation, seed, show_progress) -> list[pd.DataFrame]:
+    "`classify` the records `cls_idx`, then `generate_answers` for `gen_idx`: the results, indexed by record."
+    parts = []
+    if cls_idx:
+        parts.append(classify(model, tokenizer, [records[i] for i in cls_idx], batch_tokens=batch_tokens, max_batch=max_batch,
+                              show_progress=show_progress, checkpoint=ck('classify')).set_axis(cls_idx))
+    prog['base'] = prog['done'] = len(cls_idx)
+    if gen_idx:
+        parts.append(generate_answers(model, tokenizer, [records[i] for i in gen_idx], max_new_tokens=max_new_tokens,
+                                      batch_tokens=batch_tokens, max_batch=max(1, max_batch // 2), lang=lang,
+                                      generation=generation, seed=seed,
+                                      show_progress=show_progress, checkpoint=ck('generate')).set_axis(gen_idx))
+    return parts
+
+# %% ../nbs/09_evaluation.ipynb #09f0940e
+def _items_table(records, parts, n_ranks: int) -> pd.DataFrame:
+    "One row per record: dataset, country, id, instruction_id, split, then its results."
+    from culnig.distributed import gather_ordered
+    res = pd.concat(parts).sort_index() if parts else pd.DataFrame()
+    if n_ranks > 1:                             # every rank gets all rows back, in item order
+        res = pd.DataFrame(gather_ordered(res.to_dict('records'), list(res.index), len(records)))
+    base = pd.DataFrame(dict(dataset=[r['dataset'] for r in records], country=[r.get('country') or '' for r in records],
+                             id=[str(r['id']) for r in records], instruction_id=[str(r.get('instruction_id')) for r in records],
+                             split=[r.get('split') or '' for r in records]))
+    items = pd.concat([base, res.reset_index(drop=True)], axis=1)
+    for col in ('correct_paper', 'correct_restricted', 'correct_saq', 'p_gold_restricted', 'alignment', 'alignment_restricted'):
+        if col not in items: items[col] = np.nan
+    for col in items.columns:                   # text columns as pandas' string dtype (what a parquet round trip gives back)
+        if items[col].dtype == object: items[col] = items[col].astype('str')
+    return items
+
+# %% ../nbs/09_evaluation.ipynb #2e1ee443
+def _saq_normalisers(records, lang: str) -> dict:
+    "`{dataset: {country: normaliser_info}}` of the short-answer records."
+    saq = [r for r in records if _is_saq(r)]
+    saq_norm = {}                               # {dataset: {country: the normaliser that judged it}}
+    for d, c, l in dict.fromkeys((r['dataset'], r.get('country') or '', r.get('lang') or lang) for r in saq):
+        saq_norm.setdefault(d, {})[c] = normaliser_info(l)
+    return saq_norm
+
+# %% ../nbs/09_evaluation.ipynb #1d383a92
+def _eval_meta(model, records, items, sets, set_meta, plan, seconds: float, *, operation, factor, generation, max_new_tokens,
+               seed, batch_tokens, max_batch, lang, n_boot, data_hashes, meta_extra: dict) -> dict:
+    "The `meta` of an `EvalResult`."
+    datasets = list(dict.fromkeys(r['dataset'] for r in records))
+    saq = [r for r in records if _is_saq(r)]
+    saq_norm = _saq_normalisers(records, lang)
+    return run_metadata(
+        command='evaluate', model=model_info(model),
+        operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
+        neuron_sets=set_meta, n_neurons=(plan.n_neurons if plan is not None else 0),
+        neurons_per_site=(plan.per_site if plan is not None else {}),
+        datasets={d: dict(n_records=sum(r['dataset'] == d for r in records),
+                          prompt_sha256=record_hash([r for r in records if r['dataset'] == d])) for d in datasets},
+        data_hashes=dict(data_hashes or {}),
+        items_used=items, saq_normalisers=saq_norm,
+        saq_generation=(generation_info(model, generation, max_new_tokens, seed) if saq else None),
+        params=dict(batch_tokens=batch_tokens, max_batch=max_batch, max_new_tokens=max_new_tokens, generation=generation, lang=lang, n_boot=n_boot,
+                    seed=seed, paper_metric='decode(argmax over vocab, skip_special_tokens=True) == label, exact',
+                    restricted_metric='argmax over the item option labels (single-token spellings, with/without a leading space)'),
+        seconds=round(seconds, 2), prompts_per_second=round(len(records) / seconds, 3) if seconds > 0 else None, **meta_extra)
+
+# %% ../nbs/09_evaluation.ipynb #e15075f1
 def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, operation: str = 'suppress', factor: float = 2.0,
              batch_tokens: int = 8192, max_batch: int = 64, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, lang: str = 'en',
              generation: str = 'greedy', items: str | None = None,
@@ -475,66 +587,29 @@ def evaluate(model, tokenizer, records: Sequence[dict], *, neuron_sets=None, ope
     if sitemap is None and neuron_sets is not None: sitemap = find_sites(model)
     sets, set_meta = _neuron_meta(neuron_sets, sitemap, model_info(model).get('name'), allow_other_model)
     t0 = time.time()
-    from culnig.distributed import world, shard_indices, gather_ordered
+    from culnig.distributed import world
     n_ranks = world()[1]
-    mine = set(shard_indices(len(records))) if n_ranks > 1 else None     # under torchrun: this rank's share of the items
-    cls_idx = [i for i, r in enumerate(records) if not _is_saq(r) and (mine is None or i in mine)]
-    gen_idx = [i for i, r in enumerate(records) if _is_saq(r) and (mine is None or i in mine)]
+    cls_idx, gen_idx = _my_items(records, n_ranks)
     plan = None
     rank_tag = f'.rank{world()[0]}' if n_ranks > 1 else ''
-    key = sha256_json(dict(records=record_hash(records), sets=[d.get('sha256') for d in set_meta], operation=operation,
-                           factor=factor, model=model_info(model), batch_tokens=batch_tokens, max_batch=max_batch,
-                           max_new_tokens=max_new_tokens, ranks=n_ranks))
+    key = _eval_key(records, set_meta, model, operation=operation, factor=factor, batch_tokens=batch_tokens, max_batch=max_batch,
+                    max_new_tokens=max_new_tokens, n_ranks=n_ranks)
     prog = progress_state if progress_state is not None else {}
     prog.update(total=len(cls_idx) + len(gen_idx), done=0, base=0)
     ck = lambda name: (_Checkpoint(Path(checkpoint)/f'{name}{rank_tag}.pt', key, checkpoint_every, resume, prog)
                        if checkpoint is not None else None)
     ctx = intervene(model, sets, operation, factor, sitemap=sitemap) if sets else contextlib.nullcontext()
     with ctx as plan:
-        parts = []
-        if cls_idx:
-            parts.append(classify(model, tokenizer, [records[i] for i in cls_idx], batch_tokens=batch_tokens, max_batch=max_batch,
-                                  show_progress=show_progress, checkpoint=ck('classify')).set_axis(cls_idx))
-        prog['base'] = prog['done'] = len(cls_idx)
-        if gen_idx:
-            parts.append(generate_answers(model, tokenizer, [records[i] for i in gen_idx], max_new_tokens=max_new_tokens,
-                                          batch_tokens=batch_tokens, max_batch=max(1, max_batch // 2), lang=lang,
-                                          generation=generation, seed=seed,
-                                          show_progress=show_progress, checkpoint=ck('generate')).set_axis(gen_idx))
+        parts = _run_passes(model, tokenizer, records, cls_idx, gen_idx, prog, ck, batch_tokens=batch_tokens, max_batch=max_batch,
+                            max_new_tokens=max_new_tokens, lang=lang, generation=generation, seed=seed, show_progress=show_progress)
     seconds = time.time() - t0
-    res = pd.concat(parts).sort_index() if parts else pd.DataFrame()
-    if n_ranks > 1:                             # every rank gets all rows back, in item order
-        res = pd.DataFrame(gather_ordered(res.to_dict('records'), list(res.index), len(records)))
-    base = pd.DataFrame(dict(dataset=[r['dataset'] for r in records], country=[r.get('country') or '' for r in records],
-                             id=[str(r['id']) for r in records], instruction_id=[str(r.get('instruction_id')) for r in records],
-                             split=[r.get('split') or '' for r in records]))
-    items = pd.concat([base, res.reset_index(drop=True)], axis=1)
-    for col in ('correct_paper', 'correct_restricted', 'correct_saq', 'p_gold_restricted', 'alignment', 'alignment_restricted'):
-        if col not in items: items[col] = np.nan
-    for col in items.columns:                   # text columns as pandas' string dtype (what a parquet round trip gives back)
-        if items[col].dtype == object: items[col] = items[col].astype('str')
-    datasets = list(dict.fromkeys(r['dataset'] for r in records))
-    saq = [r for r in records if _is_saq(r)]
-    saq_norm = {}                               # {dataset: {country: the normaliser that judged it}}
-    for d, c, l in dict.fromkeys((r['dataset'], r.get('country') or '', r.get('lang') or lang) for r in saq):
-        saq_norm.setdefault(d, {})[c] = normaliser_info(l)
-    meta = run_metadata(
-        command='evaluate', model=model_info(model),
-        operation=(operation if sets else None), factor=(float(factor) if sets and operation == 'enhance' else None),
-        neuron_sets=set_meta, n_neurons=(plan.n_neurons if plan is not None else 0),
-        neurons_per_site=(plan.per_site if plan is not None else {}),
-        datasets={d: dict(n_records=sum(r['dataset'] == d for r in records),
-                          prompt_sha256=record_hash([r for r in records if r['dataset'] == d])) for d in datasets},
-        data_hashes=dict(data_hashes or {}),
-        items_used=items, saq_normalisers=saq_norm,
-        saq_generation=(generation_info(model, generation, max_new_tokens, seed) if saq else None),
-        params=dict(batch_tokens=batch_tokens, max_batch=max_batch, max_new_tokens=max_new_tokens, generation=generation, lang=lang, n_boot=n_boot,
-                    seed=seed, paper_metric='decode(argmax over vocab, skip_special_tokens=True) == label, exact',
-                    restricted_metric='argmax over the item option labels (single-token spellings, with/without a leading space)'),
-        seconds=round(seconds, 2), prompts_per_second=round(len(records) / seconds, 3) if seconds > 0 else None, **meta_extra)
+    items = _items_table(records, parts, n_ranks)
+    meta = _eval_meta(model, records, items, sets, set_meta, plan, seconds, operation=operation, factor=factor,
+                      generation=generation, max_new_tokens=max_new_tokens, seed=seed, batch_tokens=batch_tokens,
+                      max_batch=max_batch, lang=lang, n_boot=n_boot, data_hashes=data_hashes, meta_extra=meta_extra)
     return EvalResult(items, meta)
 
-# %% ../nbs/09_evaluation.ipynb #66619bf5
+# %% ../nbs/09_evaluation.ipynb #536abd9f
 def _as_result(x) -> EvalResult:
     return x if isinstance(x, EvalResult) else load_results(x)
 
@@ -549,6 +624,7 @@ def _paired(a: EvalResult, b: EvalResult) -> tuple[pd.DataFrame, int, int]:
                   axis=1).reset_index()
     return j, len(ka) - len(common), len(kb) - len(common)
 
+# %% ../nbs/09_evaluation.ipynb #a1df2e65
 def compare(a, b, *, by: Sequence[str] = ('dataset',), metrics: Sequence[str] | None = None, n_boot: int = 1000,
             seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     "Paired differences `b − a` per group of `by` (from dataset, country, split) and metric, with bootstrap CI and p-value."
@@ -571,6 +647,7 @@ def compare(a, b, *, by: Sequence[str] = ('dataset',), metrics: Sequence[str] | 
     out.attrs.update(only_a=only_a, only_b=only_b, a=a.meta.get('operation'), b=b.meta.get('operation'))
     return out
 
+# %% ../nbs/09_evaluation.ipynb #6290ef1b
 def random_baseline(baseline, randoms: Sequence, general=None, *, by: Sequence[str] = ('dataset',),
                     metrics: Sequence[str] = ('accuracy_paper', 'accuracy_restricted'), n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     "Change caused by random sets (mean, std over seeds) and, with `general`, where its change falls among them."
@@ -588,6 +665,7 @@ def random_baseline(baseline, randoms: Sequence, general=None, *, by: Sequence[s
         out['general_rank'] = (D.to_numpy() <= gd).sum(1) / D.notna().sum(1).to_numpy()
     return out.reset_index()
 
+# %% ../nbs/09_evaluation.ipynb #b22a16af
 def cross_culture_matrix(baseline, specific: dict, *, dataset: str | None = None, metric: str = 'accuracy_paper',
                          split: str = ALL, n_boot: int = 200, seed: int = 0, with_ci: bool = False):
     "Rows = suppressed country, columns = evaluated country, cells = change in `metric` (b − a) on `dataset`."
@@ -605,7 +683,7 @@ def cross_culture_matrix(baseline, specific: dict, *, dataset: str | None = None
     if with_ci: return m, pd.DataFrame(cis).T.reindex(index=m.index, columns=m.columns)
     return m
 
-# %% ../nbs/09_evaluation.ipynb #08cb234f
+# %% ../nbs/09_evaluation.ipynb #6d43c177
 from .options import add_model_options, add_records_options, check_records_args, records_from, split_of
 
 def evaluate_parser() -> argparse.ArgumentParser:
@@ -631,12 +709,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     return p
 
-def main_evaluate(argv: list[str] | None = None) -> int:
-    "`culnig evaluate`: evaluate datasets, optionally with neuron sets suppressed or enhanced; write results to --out."
-    p = evaluate_parser()
-    a = p.parse_args(argv)
-    from culnig.models import load_model
-    from culnig.sites import find_sites
+# %% ../nbs/09_evaluation.ipynb #24e4ca27
+def _check_intervention_args(a):
+    "Fill in the defaults of --max-new-tokens, --operation and --factor, refusing combinations that make no sense."
     if a.max_new_tokens is None: a.max_new_tokens = PAPER_MAX_NEW_TOKENS if a.generation == 'model' else DEFAULT_MAX_NEW_TOKENS
     for f in a.neurons or []:
         if not Path(f).is_file(): raise DataFileMissing(f"No neuron-set file {f}; write one with `culnig select ... --out {f}`.")
@@ -649,6 +724,11 @@ def main_evaluate(argv: list[str] | None = None) -> int:
     if not (math.isfinite(a.factor) and a.factor > 0) or a.factor == 1:
         raise CulnigError(f"--factor {a.factor:g} is refused: enhancement multiplies the neurons by a factor above 0 other than 1 "
                           "(1 changes nothing; 0 is --operation suppress; a negative factor flips the sign). The paper uses 2.")
+
+# %% ../nbs/09_evaluation.ipynb #403ff58e
+def _check_evaluate_args(a):
+    "Refuse bad arguments before the model loads (`_check_intervention_args` first)."
+    _check_intervention_args(a)
     for opt, v in (('--batch-tokens', a.batch_tokens), ('--max-batch', a.max_batch), ('--n-boot', a.n_boot),
                    ('--max-new-tokens', a.max_new_tokens)):
         if v is not None and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
@@ -660,44 +740,59 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         if not NeuronSet.load(f).top_neurons:
             raise CulnigError(f"{f} holds no neurons (an empty top_neurons): intervening on it would change nothing. "
                               "Check the selection that wrote it (its thresholds may have selected nothing).")
-    from culnig.distributed import init_distributed, is_main
-    from culnig.models import resolve_device
-    device = resolve_device(a.device)
-    init_distributed(device)                                   # several processes when launched by torchrun
-    out, ckpt = Path(a.out), Path(a.out)/CHECKPOINT_DIR
+
+# %% ../nbs/09_evaluation.ipynb #51b80867
+def _already_evaluated(a, out: Path, ckpt: Path) -> bool:
+    "Say so (rank 0) and return True when `--resume` finds finished results and no checkpoint in `out`."
+    from culnig.distributed import is_main
     if a.resume and not a.overwrite and all((out/f).exists() for f in RESULT_FILES) and not ckpt.exists():
         if is_main(): print(f"{out} already holds finished results; nothing to resume (use --overwrite to evaluate again).")
-        return 0
-    if is_main():                                              # refuse before the long part
-        prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=RESULT_FILES, checkpoints=[CHECKPOINT_DIR], can_resume=True,
-                       create=False)                      # the folder is made once the model, neurons and records are known good
+        return True
+    return False
+
+# %% ../nbs/09_evaluation.ipynb #5a3b3b53
+def _load_evaluated_model(a, device):
+    "`(model, tokenizer)` of --model, with every --neurons file validated against it."
+    from culnig.models import load_model
+    from culnig.sites import find_sites
     model, tok = load_model(a.model, dtype=a.dtype, device=device, device_map=a.device_map)
     if a.neurons:                                              # a set made for another model, or out of range, fails here
         from culnig.neuronset import load_neuron_set
         sm0 = find_sites(model)
         for f in a.neurons: load_neuron_set(f, sm0, model_name=model_info(model).get('name'), allow_other_model=a.allow_other_model)
-    records, hashes, skipped = records_from(a, tok)
-    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
-    sm = find_sites(model) if a.neurons else None
+    return model, tok
+
+# %% ../nbs/09_evaluation.ipynb #96126804
+def _open_eval_output(a, out: Path, ckpt: Path):
+    "Make `out` (rank 0); with --overwrite and without --resume, remove an old checkpoint first."
+    from culnig.distributed import is_main
     if is_main():
         if a.overwrite and not a.resume and ckpt.exists():
             import shutil; shutil.rmtree(ckpt)
         out.mkdir(parents=True, exist_ok=True)
+
+def _announce_evaluation(a, model, tok, records, out: Path, ckpt: Path):
+    "Print (rank 0) what will be evaluated into `out`, and `planned_work` (with the short answers' generation)."
+    from culnig.distributed import is_main
     if is_main():
         from culnig.scoring import planned_work
         n_saq = sum(_is_saq(r) for r in records)
         print(f"evaluating {len(records)} prompts with {a.model} into {out}" + (" (resuming)" if a.resume and ckpt.exists() else ''))
         print(planned_work(model, tok, records, 'evaluate') + (f" Short answers ({n_saq} prompts) also generate up to "
               f"{a.max_new_tokens} tokens each." if n_saq else ''), flush=True)
+
+# %% ../nbs/09_evaluation.ipynb #bc81a82d
+def _run_evaluation(a, argv, model, tok, records, hashes, skipped, sm, ckpt: Path) -> EvalResult:
+    "`evaluate` with the command's options; an interrupt becomes `Interrupted` with the command to resume."
     prog = {}
     try:
-        res = evaluate(model, tok, records, neuron_sets=a.neurons or None, operation=a.operation, factor=a.factor,
-                       batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, generation=a.generation, n_boot=a.n_boot,
-                       seed=a.seed, sitemap=sm, data_hashes=hashes, show_progress=not a.quiet,
-                       allow_other_model=a.allow_other_model, checkpoint=ckpt, resume=a.resume,
-                       checkpoint_every=a.checkpoint_minutes * 60, progress_state=prog,
-                       argv=list(argv) if argv is not None else sys.argv[1:], split=a.split, skipped=skipped,
-                       limit_per_country=a.limit_per_country, countries=a.countries)
+        return evaluate(model, tok, records, neuron_sets=a.neurons or None, operation=a.operation, factor=a.factor,
+                        batch_tokens=a.batch_tokens, max_batch=a.max_batch, max_new_tokens=a.max_new_tokens, generation=a.generation, n_boot=a.n_boot,
+                        seed=a.seed, sitemap=sm, data_hashes=hashes, show_progress=not a.quiet,
+                        allow_other_model=a.allow_other_model, checkpoint=ckpt, resume=a.resume,
+                        checkpoint_every=a.checkpoint_minutes * 60, progress_state=prog,
+                        argv=list(argv) if argv is not None else sys.argv[1:], split=a.split, skipped=skipped,
+                        limit_per_country=a.limit_per_country, countries=a.countries)
     except KeyboardInterrupt:
         from culnig.core import Interrupted
         import shlex
@@ -705,15 +800,44 @@ def main_evaluate(argv: list[str] | None = None) -> int:
         kept = f"{prog.get('done', 0)} of {prog.get('total', len(records))} prompts are kept" if prog.get('done') else 'no batch had finished yet'
         raise Interrupted(f"evaluation stopped; {kept} in the checkpoint {ckpt}. Resume with the same arguments and --resume:\n"
                           f"    culnig {again} --resume") from None
-    if not is_main(): return 0
+
+# %% ../nbs/09_evaluation.ipynb #569c7ccc
+def _finish_evaluation(a, res: EvalResult, records, out: Path, ckpt: Path):
+    "Write `res` to `out`, drop the checkpoint and print the summary table."
     res.save(out, overwrite=True)
     if ckpt.exists():
         import shutil; shutil.rmtree(ckpt, ignore_errors=True)
     op = f"{a.operation} {len(a.neurons)} set(s), {res.meta['n_neurons']} neurons" if a.neurons else 'no intervention'
     print(f"evaluated {len(records)} prompts in {res.meta['seconds']:.1f}s ({op}); results in {out}")
     with pd.option_context('display.width', 200, 'display.max_columns', 20): print(res.table().to_string())
+
+# %% ../nbs/09_evaluation.ipynb #1157110c
+def main_evaluate(argv: list[str] | None = None) -> int:
+    "`culnig evaluate`: evaluate datasets, optionally with neuron sets suppressed or enhanced; write results to --out."
+    a = evaluate_parser().parse_args(argv)
+    _check_evaluate_args(a)
+    from culnig.distributed import init_distributed, is_main
+    from culnig.models import resolve_device
+    device = resolve_device(a.device)
+    init_distributed(device)                                   # several processes when launched by torchrun
+    out, ckpt = Path(a.out), Path(a.out)/CHECKPOINT_DIR
+    if _already_evaluated(a, out, ckpt): return 0
+    if is_main():                                              # refuse before the long part
+        prepare_output(out, overwrite=a.overwrite, resume=a.resume, results=RESULT_FILES, checkpoints=[CHECKPOINT_DIR], can_resume=True,
+                       create=False)                      # the folder is made once the model, neurons and records are known good
+    model, tok = _load_evaluated_model(a, device)
+    records, hashes, skipped = records_from(a, tok)
+    if not records: raise CulnigError('No records to evaluate (every dataset was skipped or empty); nothing was written.')
+    from culnig.sites import find_sites
+    sm = find_sites(model) if a.neurons else None
+    _open_eval_output(a, out, ckpt)
+    _announce_evaluation(a, model, tok, records, out, ckpt)
+    res = _run_evaluation(a, argv, model, tok, records, hashes, skipped, sm, ckpt)
+    if not is_main(): return 0
+    _finish_evaluation(a, res, records, out, ckpt)
     return 0
 
+# %% ../nbs/09_evaluation.ipynb #48ea7015
 def main_compare(argv: list[str] | None = None) -> int:
     "`culnig compare DIR_A DIR_B`: paired differences (B − A) with bootstrap intervals and p-values."
     p = argparse.ArgumentParser(prog='culnig compare', description='Paired differences B - A between two `culnig evaluate` folders.')

@@ -41,11 +41,12 @@ def label_token_id(tokenizer, label) -> tuple[int, bool]:
     if not ids: raise CulnigError(f"The label {label!r} encodes to no token at all; it cannot be scored.")
     return int(ids[0]), True
 
-# %% ../nbs/05_scoring.ipynb #6ecb0b22
+# %% ../nbs/05_scoring.ipynb #b91648b0
 def adds_special_tokens(record: dict) -> bool:
     "Should the tokenizer add its special tokens to `record['text']`? Only when no chat template was applied."
     return record.get('chat_path', 'chat_template') != 'chat_template'   # 'raw' or 'none' (see culnig.data)
 
+# %% ../nbs/05_scoring.ipynb #b5c4ddc0
 def encode_records(tokenizer, records: Sequence[dict]) -> list[list[int]]:
     "Token ids of each record's `text`."
     out = []
@@ -55,6 +56,7 @@ def encode_records(tokenizer, records: Sequence[dict]) -> list[list[int]]:
         out.append(list(ids))
     return out
 
+# %% ../nbs/05_scoring.ipynb #4cc9d572
 def plan_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int | None = None) -> list[list[int]]:
     "Indices of the prompts in each batch: ordered by (length, index), at most `batch_tokens` tokens per padded batch."
     if batch_tokens < 1: raise ValueError(f"batch_tokens must be positive, got {batch_tokens}.")
@@ -67,6 +69,7 @@ def plan_batches(lengths: Sequence[int], batch_tokens: int, max_batch_size: int 
     if cur: batches.append(cur)
     return batches
 
+# %% ../nbs/05_scoring.ipynb #1743c1c8
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     "`(input_ids, attention_mask)` of the sequences padded on the left to the longest."
     T = max(map(len, seqs))
@@ -77,11 +80,12 @@ def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device=None) -> tuple[t
         mask[i, T - len(s):] = 1
     return ids.to(device), mask.to(device)
 
+# %% ../nbs/05_scoring.ipynb #16f79838
 def pad_token_id(tokenizer) -> int:
     "The id to pad with: the tokenizer's pad token, else its end-of-sequence token."
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
-# %% ../nbs/05_scoring.ipynb #1ac68344
+# %% ../nbs/05_scoring.ipynb #9fb0e424
 @contextmanager
 def frozen_weights(model):
     "Context manager: every parameter has `requires_grad=False` inside; the previous flags are restored on exit."
@@ -91,6 +95,7 @@ def frozen_weights(model):
     finally:
         for p, f in flags: p.requires_grad_(f)
 
+# %% ../nbs/05_scoring.ipynb #53def458
 @contextmanager
 def embeddings_require_grad(model):
     "Context manager: the input embeddings' output requires grad, so that a graph through the activations exists."
@@ -98,6 +103,7 @@ def embeddings_require_grad(model):
         if not out.requires_grad: return out.detach().requires_grad_(True)
     with hooked([(model.get_input_embeddings(), hook)]): yield
 
+# %% ../nbs/05_scoring.ipynb #fa18bf29
 def last_logits(model, input_ids, attention_mask):
     "`[batch, vocab]` float32 logits at the last position of left-padded prompts (position ids from the first real token)."
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
@@ -106,6 +112,7 @@ def last_logits(model, input_ids, attention_mask):
     except TypeError: out = model(**kw)   # a model without logits_to_keep: the LM head runs on every position
     return out.logits[:, -1].float()
 
+# %% ../nbs/05_scoring.ipynb #09862ea5
 def attribution_pass(model, sitemap, names, input_ids, attention_mask, label_ids):
     "Forward + backward of one batch: `(p [B], [(sites, activation, gradient) per site module])`. Weights must be frozen."
     outs = {}
@@ -121,12 +128,7 @@ def attribution_pass(model, sitemap, names, input_ids, attention_mask, label_ids
         res.append((sites, a.detach(), torch.zeros_like(a) if g is None else g))
     return p.detach(), res
 
-# %% ../nbs/05_scoring.ipynb #ae7e6fd2
-def _pad_columns(real: torch.Tensor) -> int:
-    "Number of leading positions that can hold padding (left padding); all positions if the padding is not on the left."
-    n = int((~real).sum(1).max()) if real.numel() else 0
-    return real.shape[1] if n and not bool(real[:, n:].all()) else n
-
+# %% ../nbs/05_scoring.ipynb #4a29fa33
 class Workspace:
     "Reusable float32 buffers for `a ⊙ g`, one per device: allocating a fresh one per site costs page faults, about as much as the product."
     def __init__(self): self.bufs = {}
@@ -137,6 +139,12 @@ class Workspace:
         buf = self.bufs.get(device)
         if buf is None or buf.numel() < n: buf = self.bufs[device] = torch.empty(n, dtype=torch.float32, device=device)
         return buf[:n].view(shape)
+
+# %% ../nbs/05_scoring.ipynb #a6f95588
+def _pad_columns(real: torch.Tensor) -> int:
+    "Number of leading positions that can hold padding (left padding); all positions if the padding is not on the left."
+    n = int((~real).sum(1).max()) if real.numel() else 0
+    return real.shape[1] if n and not bool(real[:, n:].all()) else n
 
 def _product(a, g, work: Workspace | None):
     if work is None: return a.float() * g.float()
@@ -153,12 +161,14 @@ def max_token_scores(a: torch.Tensor, g: torch.Tensor, real: torch.Tensor, pad_a
         prod[:, :n_pad].masked_fill_(~real[:, :n_pad, None], 0.0 if pad_as_zero else float('-inf'))
     return prod.amax(1)
 
+# %% ../nbs/05_scoring.ipynb #2c0792a8
 def sample_scores(m: torch.Tensor, p: torch.Tensor, clamp: torch.Tensor | None = None) -> torch.Tensor:
     "`s = p · m` per row; rows where `clamp` is True are clamped at 0 (control samples)."
     s = m * p[:, None].to(m.dtype)
     if clamp is not None and bool(clamp.any()): s = torch.where(clamp[:, None], s.clamp(min=0), s)
     return s
 
+# %% ../nbs/05_scoring.ipynb #d72c8ed6
 @contextmanager
 def deterministic(device):
     "Context manager: deterministic CUDA kernels inside (`index_add_` included); a no-op off CUDA."
@@ -168,6 +178,7 @@ def deterministic(device):
     try: yield
     finally: torch.use_deterministic_algorithms(prev, warn_only=warn)
 
+# %% ../nbs/05_scoring.ipynb #3d0e5dd6
 def accumulate(acc: dict, results, real, p, group, clamp=None, pad_as_zero: bool = False, work: Workspace | None = None):
     "Add one batch's sample scores into `acc {site name: [groups, layers, width]}` at rows `group`."
     n_pad = _pad_columns(real)
@@ -181,7 +192,7 @@ def accumulate(acc: dict, results, real, p, group, clamp=None, pad_as_zero: bool
             for site in sites:
                 acc[site.name][:, site.layer].index_add_(0, group, s[:, site.start:site.stop])
 
-# %% ../nbs/05_scoring.ipynb #e7cd31f9
+# %% ../nbs/05_scoring.ipynb #de8fcda2
 CHECKPOINT_FILE = 'scoring_checkpoint.safetensors'
 
 def save_checkpoint(path: Path, acc: dict, state: dict):
@@ -194,6 +205,7 @@ def save_checkpoint(path: Path, acc: dict, state: dict):
     os.chmod(tmp, file_mode())          # like every other file culnig writes: 0644 under the usual umask
     os.replace(tmp, path)
 
+# %% ../nbs/05_scoring.ipynb #2bfe0ead
 def load_checkpoint(path: Path) -> tuple[dict, dict]:
     "`(accumulators, state)` of a checkpoint written by `save_checkpoint`; a damaged file raises a `CulnigError` saying how to start again."
     from safetensors import safe_open, SafetensorError
@@ -207,7 +219,7 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
                           "it cannot be resumed. Rerun with --overwrite (instead of --resume) to start again.") from None
     return acc, state
 
-# %% ../nbs/05_scoring.ipynb #41d6ab43
+# %% ../nbs/05_scoring.ipynb #03fb5660
 DEFAULT_BATCH_TOKENS = 1024
 AUTO_BATCH_TOKENS = (256, 8192)      # the range 'auto' picks from (8192: `culnig evaluate`'s batch)
 AUTO_MEMORY_SHARE = 0.3              # the share of the device's total memory (less the weights) one 'auto' batch may use
@@ -224,6 +236,7 @@ def scoring_bytes_per_token(model, sites=None) -> int:
     item = next(model.parameters()).element_size()
     return int(sitemap.n_layers * (2 * width + 8 * cfg.hidden_size) * item)
 
+# %% ../nbs/05_scoring.ipynb #0bb88c51
 def device_memory(device) -> int:
     """Total bytes of `device`: the GPU's memory, or the machine's `MemTotal` (/proc/meminfo). A fixed number per machine, unlike
     the free memory, so that 'auto' batches (and with them the scores' float rounding) do not depend on the load."""
@@ -235,6 +248,7 @@ def device_memory(device) -> int:
     except OSError: pass
     return 0                          # unknown: 'auto' takes the smallest budget
 
+# %% ../nbs/05_scoring.ipynb #e14d9ec8
 def _auto_budget_bytes(model) -> float:
     "The bytes one 'auto' batch may take: `AUTO_MEMORY_SHARE` of the device's memory, less the model's parameters."
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -253,6 +267,7 @@ def resolve_batch_tokens(model, batch_tokens='auto', sites=None) -> int:
     while bt * 2 <= min(hi, fits): bt *= 2
     return bt
 
+# %% ../nbs/05_scoring.ipynb #5ae24a95
 # Effective FLOP/s per CPU thread measured by bench/cost.py on the default model (2-core AMD EPYC, float32): scoring reached
 # 26.8 GFLOP per CPU-second, evaluation 60.5 (README, "Measured cost per token"); on a GPU, 30% of an H100's 989 TFLOP/s bf16 peak.
 _RATES = {('score', 'cpu'): 26.8e9, ('evaluate', 'cpu'): 60.5e9, ('score', 'cuda'): 0.3 * 989e12, ('evaluate', 'cuda'): 0.3 * 989e12}
@@ -261,6 +276,7 @@ def non_embedding_parameters(model) -> int:
     "N: parameters of the decoder layers and the final norm (embeddings and LM head left out), the count the cost formula uses."
     return sum(p.numel() for n, p in model.named_parameters() if 'embed' not in n and 'lm_head' not in n)
 
+# %% ../nbs/05_scoring.ipynb #8e3f2987
 def planned_work(model, tokenizer, records: Sequence[dict], kind: str = 'score') -> str:
     "One line: prompts, prompt tokens and a rough time estimate on the model's device (4N FLOPs per token to score, 2N to evaluate)."
     n_tok = sum(len(s) for s in encode_records(tokenizer, records))
@@ -276,7 +292,7 @@ def planned_work(model, tokenizer, records: Sequence[dict], kind: str = 'score')
     return (f"planned: {len(records):,} prompts, {n_tok:,} prompt tokens ({n_tok / max(1, len(records)):.0f} per prompt); "
             f"roughly {est} on {where} (a rough estimate: a busy machine takes longer).{hint}")
 
-# %% ../nbs/05_scoring.ipynb #289da6d6
+# %% ../nbs/05_scoring.ipynb #301af16d
 def is_control(dataset: str, control=None) -> bool:
     "Is `dataset` a control dataset? By default: the registry's group `control` (culnig.data), else a name ending with 'control'."
     if control is None:
@@ -287,6 +303,7 @@ def is_control(dataset: str, control=None) -> bool:
     if isinstance(control, str): control = [control]
     return dataset in set(control)
 
+# %% ../nbs/05_scoring.ipynb #e19af1eb
 def country_order(records, countries=None) -> list[str]:
     "The table's rows: `countries` (checked to hold every record's country), else the paper's countries present, in the paper's order, then the others sorted."
     present = list(dict.fromkeys(str(r['country']) for r in records))
@@ -297,6 +314,7 @@ def country_order(records, countries=None) -> list[str]:
         return countries
     return [c for c in PAPER_COUNTRIES if c in present] + sorted(c for c in present if c not in PAPER_COUNTRIES)
 
+# %% ../nbs/05_scoring.ipynb #5ec1c319
 def check_records(records) -> list[dict]:
     "`records` as a list, each checked to have the fields scoring reads (`dataset id country text label`)."
     records = list(records)
@@ -308,6 +326,7 @@ def check_records(records) -> list[dict]:
             raise CulnigError(f"Record {i} lacks {miss}; records need {list(need)} (as written by `culnig prompts`).")
     return records
 
+# %% ../nbs/05_scoring.ipynb #b489afc8
 def resolve_sites(sitemap, sites) -> tuple[str, ...]:
     "The site names `sites` stands for (`None`: every site of the model), checked against `sitemap`."
     if sites is None: return tuple(sitemap.names)
@@ -315,6 +334,7 @@ def resolve_sites(sitemap, sites) -> tuple[str, ...]:
     if not sites: raise UnknownName(f"No sites given; choose from {', '.join(sitemap.names)}.")
     return sitemap.resolve_names(sites)
 
+# %% ../nbs/05_scoring.ipynb #ada8b3d6
 def model_meta(model) -> dict:
     "The model's identity as a score table records it: `model.culnig_info` with its name and architecture."
     info = dict(getattr(model, 'culnig_info', None) or {})
@@ -322,6 +342,7 @@ def model_meta(model) -> dict:
     info.setdefault('architecture', type(model).__name__)
     return info
 
+# %% ../nbs/05_scoring.ipynb #bb21d413
 def dataset_meta(records, sum_p) -> dict:
     "`{dataset: n_samples, n_per_country, sum_p, sample_ids (distinct, in order), n_ids}` of `records`; `sum_p {dataset: {country: Σp}}`."
     out = {}
@@ -336,12 +357,44 @@ def dataset_meta(records, sum_p) -> dict:
         d['sum_p'] = {c: sum_p[name].get(c, 0.0) for c in d['n_per_country']}
     return out
 
+# %% ../nbs/05_scoring.ipynb #351b996c
 def prompt_hash(records) -> str:
     "sha256 of what scoring reads of each record (dataset, id, country, label, text, special tokens), in order."
     return sha256_json([[r['dataset'], r['id'], r['country'], str(r['label']), r['text'], adds_special_tokens(r)] for r in records])
 
-# %% ../nbs/05_scoring.ipynb #0c815149
-class ScoringRun:
+# %% ../nbs/05_scoring.ipynb #ff75cf06
+class _RunTables:
+    "The accumulators and the score table of a `ScoringRun` (its base class): zeros, batches, Σp, tensors and metadata."
+    def zeros(self, dtype=torch.float32) -> dict:
+        "Accumulators `{site: [datasets × countries, layers, width]}` on the model's device."
+        G = len(self.datasets) * len(self.countries)
+        return {n: torch.zeros(G, self.sitemap.n_layers, self.sitemap.widths[n], dtype=dtype, device=self.device) for n in self.names}
+
+    def batch(self, idx):
+        "`(input_ids, attention_mask, label_ids, group rows, clamp)` of the records `idx`, on the model's device."
+        ids, mask = left_pad([self.seqs[i] for i in idx], self.pad_id, self.device)
+        ix = torch.tensor(idx)
+        return ids, mask, self.label_ids[ix].to(self.device), self.group[ix].to(self.device), self.clamp[ix].to(self.device)
+
+    def add_p(self, idx, p):
+        "Add the gold-label probabilities `p` of the records `idx` to `sum_p`, record by record."
+        for i, pi in zip(idx, p.tolist()):
+            r = self.records[i]; sp = self.sum_p[r['dataset']]
+            sp[r['country']] = sp.get(r['country'], 0.0) + pi
+
+    def tensors(self, acc: dict) -> dict:
+        "The score table's tensors `{score_key(dataset, site): [countries, layers, width]}` (float32, CPU) of accumulators `acc`."
+        C = len(self.countries)
+        return {score_key(d, n): acc[n][k * C:(k + 1) * C].float().cpu() for k, d in enumerate(self.datasets) for n in self.names}
+
+    def meta(self, model, params: dict) -> dict:
+        "The score table's metadata: model, countries, per-dataset counts (`dataset_meta`), sites, layers, `params`, prompt hash."
+        return dict(model=model_meta(model), countries=self.countries, datasets=dataset_meta(self.records, self.sum_p),
+                    sites={n: self.sitemap.widths[n] for n in self.names}, n_layers=self.sitemap.n_layers, params=params,
+                    data_hashes={'prompts_sha256': self.prompt_hash})
+
+# %% ../nbs/05_scoring.ipynb #437b6908
+class ScoringRun(_RunTables):
     """The set-up one pass over prompt records needs, made once: the records (checked), the sites, the datasets and countries
     (the table's rows), the label token ids, each record's row and control flag, the batch size in tokens, and, on first use,
     the token ids and the length-ordered batches. `score_prompts`, `score_distributed` and the methods of `culnig.methods`
@@ -386,73 +439,45 @@ class ScoringRun:
         "`prompt_hash` of the records."
         return prompt_hash(self.records)
 
-    def zeros(self, dtype=torch.float32) -> dict:
-        "Accumulators `{site: [datasets × countries, layers, width]}` on the model's device."
-        G = len(self.datasets) * len(self.countries)
-        return {n: torch.zeros(G, self.sitemap.n_layers, self.sitemap.widths[n], dtype=dtype, device=self.device) for n in self.names}
-
-    def batch(self, idx):
-        "`(input_ids, attention_mask, label_ids, group rows, clamp)` of the records `idx`, on the model's device."
-        ids, mask = left_pad([self.seqs[i] for i in idx], self.pad_id, self.device)
-        ix = torch.tensor(idx)
-        return ids, mask, self.label_ids[ix].to(self.device), self.group[ix].to(self.device), self.clamp[ix].to(self.device)
-
-    def add_p(self, idx, p):
-        "Add the gold-label probabilities `p` of the records `idx` to `sum_p`, record by record."
-        for i, pi in zip(idx, p.tolist()):
-            r = self.records[i]; sp = self.sum_p[r['dataset']]
-            sp[r['country']] = sp.get(r['country'], 0.0) + pi
-
-    def tensors(self, acc: dict) -> dict:
-        "The score table's tensors `{score_key(dataset, site): [countries, layers, width]}` (float32, CPU) of accumulators `acc`."
-        C = len(self.countries)
-        return {score_key(d, n): acc[n][k * C:(k + 1) * C].float().cpu() for k, d in enumerate(self.datasets) for n in self.names}
-
-    def meta(self, model, params: dict) -> dict:
-        "The score table's metadata: model, countries, per-dataset counts (`dataset_meta`), sites, layers, `params`, prompt hash."
-        return dict(model=model_meta(model), countries=self.countries, datasets=dataset_meta(self.records, self.sum_p),
-                    sites={n: self.sitemap.widths[n] for n in self.names}, n_layers=self.sitemap.n_layers, params=params,
-                    data_hashes={'prompts_sha256': self.prompt_hash})
-
-
-# %% ../nbs/05_scoring.ipynb #c8f21569
-def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batch_tokens: int | str = 'auto',
-                  max_batch_size: int | None = None, pad_as_zero: bool = False, control=None, countries=None,
-                  checkpoint: str | Path | None = None, checkpoint_every: float = 300.0, resume: bool = False,
-                  callback: Callable | None = None, show_progress: bool = True, extra_meta: dict | None = None) -> Scores:
-    "Gradient × activation scores of `records`, summed per dataset, country, site, layer and neuron (see above)."
-    records = check_records(records)
+# %% ../nbs/05_scoring.ipynb #d7a11f27
+def _resume_from(checkpoint, resume: bool, batch_tokens):
+    "`(checkpoint path, saved accumulators, saved state, batch_tokens)`: a checkpoint to resume is read, and 'auto' takes its batch size."
     ckpt = Path(checkpoint) if checkpoint is not None else None
     saved = state = None
-    requested = batch_tokens
     if resume and ckpt is not None and ckpt.exists():
         saved, state = load_checkpoint(ckpt)
         if batch_tokens == 'auto' and 'batch_tokens' in state: batch_tokens = state['batch_tokens']   # the same batches
-    run = ScoringRun(model, tokenizer, records, sites=sites, countries=countries, control=control,
-                     batch_tokens=batch_tokens, max_batch_size=max_batch_size)
-    batches, device = run.batches, run.device
-    params = dict(pad_as_zero=bool(pad_as_zero), **run.params)
-    fingerprint = sha256_json(dict(prompts=run.prompt_hash, params=params, countries=run.countries,
-                                   model=model_meta(model), n_batches=len(batches)))
-    params['batch_tokens_requested'] = requested if requested == 'auto' else int(requested)
+    return ckpt, saved, state, batch_tokens
 
+# %% ../nbs/05_scoring.ipynb #8f127fb0
+def _run_fingerprint(model, run: ScoringRun, params: dict) -> str:
+    "sha256 of the prompts, parameters, countries, model and number of batches of a run."
+    return sha256_json(dict(prompts=run.prompt_hash, params=params, countries=run.countries,
+                            model=model_meta(model), n_batches=len(run.batches)))
+
+# %% ../nbs/05_scoring.ipynb #56d8114e
+def _restored(run: ScoringRun, saved, state, fingerprint: str, ckpt) -> tuple[dict, int]:
+    "`(accumulators, batches done)`: zeros, or a resumed checkpoint's (its Σp restored into `run`)."
     acc = run.zeros(torch.float32)
     done = 0
     if state is not None:
         if state.get('fingerprint') != fingerprint:
             raise CulnigError(f"The checkpoint {ckpt} belongs to a different run (other prompts, model, sites or parameters); "
                               "rerun with --overwrite to start afresh, or with the same arguments to resume it.")
-        acc = {n: saved[n].to(device) for n in run.names}
+        acc = {n: saved[n].to(run.device) for n in run.names}
         run.sum_p, done = state['sum_p'], state['batches_done']
+    return acc, done
 
+# %% ../nbs/05_scoring.ipynb #614181e2
+def _score_batches(model, run: ScoringRun, acc: dict, done: int, bar, *, pad_as_zero: bool, ckpt, fingerprint: str,
+                   checkpoint_every: float, callback):
+    "Add the batches from `done` on into `acc`, with checkpoints (`save_checkpoint`) between batches and on an interrupt."
+    batches = run.batches
     def save_state():
         if ckpt is not None: save_checkpoint(ckpt, acc, dict(fingerprint=fingerprint, batches_done=done, sum_p=run.sum_p,
                                                            batch_tokens=run.batch_tokens))
 
-    bar = progress(total=len(records), initial=sum(len(b) for b in batches[:done]), unit='prompt', desc='scoring',
-                   **({} if show_progress else dict(disable=True)))
     last_save, consistent, work = time.monotonic(), True, Workspace()
-    t_start, done0 = time.perf_counter(), done
     try:
         with frozen_weights(model):
             for bi in range(done, len(batches)):
@@ -479,6 +504,10 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
         bar.close()
     save_state()
 
+# %% ../nbs/05_scoring.ipynb #68392f12
+def _result_meta(model, run: ScoringRun, params: dict, extra_meta: dict | None, done0: int, t_start: float) -> dict:
+    "The score table's metadata, with the timing of the batches from `done0` on (started at `t_start`)."
+    batches = run.batches
     meta = run.meta(model, params)
     for k, v in (extra_meta or {}).items():
         if k == 'data_hashes': meta['data_hashes'].update(v)
@@ -489,6 +518,29 @@ def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batc
                           padded_tokens=sum(len(b) * max(len(run.seqs[i]) for i in b) for b in batches[done0:]),
                           batches=len(batches) - done0)
     meta['run'] = run_metadata()
+    return meta
+
+# %% ../nbs/05_scoring.ipynb #34ebf1b1
+def score_prompts(model, tokenizer, records: Sequence[dict], *, sites=None, batch_tokens: int | str = 'auto',
+                  max_batch_size: int | None = None, pad_as_zero: bool = False, control=None, countries=None,
+                  checkpoint: str | Path | None = None, checkpoint_every: float = 300.0, resume: bool = False,
+                  callback: Callable | None = None, show_progress: bool = True, extra_meta: dict | None = None) -> Scores:
+    "Gradient × activation scores of `records`, summed per dataset, country, site, layer and neuron (see above)."
+    records = check_records(records)
+    requested = batch_tokens
+    ckpt, saved, state, batch_tokens = _resume_from(checkpoint, resume, batch_tokens)
+    run = ScoringRun(model, tokenizer, records, sites=sites, countries=countries, control=control,
+                     batch_tokens=batch_tokens, max_batch_size=max_batch_size)
+    params = dict(pad_as_zero=bool(pad_as_zero), **run.params)
+    fingerprint = _run_fingerprint(model, run, params)
+    params['batch_tokens_requested'] = requested if requested == 'auto' else int(requested)
+    acc, done = _restored(run, saved, state, fingerprint, ckpt)
+    bar = progress(total=len(records), initial=sum(len(b) for b in run.batches[:done]), unit='prompt', desc='scoring',
+                   **({} if show_progress else dict(disable=True)))
+    t_start, done0 = time.perf_counter(), done
+    _score_batches(model, run, acc, done, bar, pad_as_zero=pad_as_zero, ckpt=ckpt, fingerprint=fingerprint,
+                   checkpoint_every=checkpoint_every, callback=callback)
+    meta = _result_meta(model, run, params, extra_meta, done0, t_start)
     return Scores(run.tensors(acc), meta)
 
 # %% ../nbs/05_scoring.ipynb #1265cc35
@@ -576,18 +628,18 @@ def assert_scores_close(x: Scores, y: Scores, rtol: float = 1e-5):
         for f in ('n_samples', 'n_per_country', 'sample_ids'): assert mx[f] == my[f], (d, f, mx[f], my[f])
         for c, v in my['sum_p'].items(): assert abs(mx['sum_p'][c] - v) <= rtol * max(abs(v), 1e-30), (d, c)
 
-# %% ../nbs/05_scoring.ipynb #50ced6e4
-from .data import IDENTIFICATION_DATASETS
-from .options import add_model_options, add_records_options, records_from, check_records_args, split_of, torch_dtype
-
-DEFAULT_DATASETS = IDENTIFICATION_DATASETS      # each dataset with its control, then CountryRC (the registry in culnig.data)
-
+# %% ../nbs/05_scoring.ipynb #c6125d53
 def _batch_tokens_arg(s: str):
     if s == 'auto': return s
     try: n = int(s)
     except ValueError: n = 0
     if n < 1: raise argparse.ArgumentTypeError(f"expected a positive number of tokens or 'auto', got {s!r}")
     return n
+
+# %% ../nbs/05_scoring.ipynb #00b73f24
+from .data import IDENTIFICATION_DATASETS
+from .options import add_model_options, add_records_options, records_from, check_records_args, split_of, torch_dtype
+DEFAULT_DATASETS = IDENTIFICATION_DATASETS      # each dataset with its control, then CountryRC (the registry in culnig.data)
 
 def score_parser() -> argparse.ArgumentParser:
     "The argument parser of `culnig score`."
@@ -607,42 +659,51 @@ def score_parser() -> argparse.ArgumentParser:
     ap.add_argument('--overwrite', action='store_true', help='replace an existing result in --out')
     return ap
 
-def main_score(argv: list[str] | None = None) -> int:
-    "`culnig score`: score prompts and write a score folder."
-    args = score_parser().parse_args(argv)
+# %% ../nbs/05_scoring.ipynb #b1f4d529
+def _check_score_args(args):
+    "Refuse bad arguments before the model loads: one source, known datasets, a readable prompt file, positive sizes."
     check_records_args(args)              # one source, known datasets, a readable prompt file: before the model loads
     for opt, v in (('--batch-tokens', args.batch_tokens), ('--max-batch-size', args.max_batch_size)):
         if v is not None and v != 'auto' and v < 1: raise CulnigError(f"{opt} must be at least 1; got {v}.")
     if not args.checkpoint_minutes >= 0: raise CulnigError(f"--checkpoint-minutes must be 0 (after every batch) or more; got {args.checkpoint_minutes}.")
-    out = Path(args.out)
-    from culnig.models import load_model, resolve_device
-    from culnig.distributed import init_distributed, is_main, checkpoint_files, barrier
-    device = resolve_device(args.device)
-    init_distributed(device)                      # several processes when launched by torchrun: each scores a shard
-    ckpt = out/CHECKPOINT_FILE
+
+# %% ../nbs/05_scoring.ipynb #33a6f43d
+def _already_scored(args, out: Path, ckpt: Path) -> bool:
+    "`--resume` on a folder with finished scores and no checkpoint: say so (rank 0) and return True."
+    from culnig.distributed import is_main, checkpoint_files
     if args.resume and not args.overwrite and (out/'scores.json').exists() and not checkpoint_files(ckpt):
         if is_main(): print(f"{out} already holds finished scores; nothing to resume (use --overwrite to recompute).")
-        return 0
+        return True
+    return False
+
+def _prepare_score_output(args, out: Path, ckpt: Path):
+    "Refuse to replace results or an unfinished run without `--overwrite`/`--resume`; with `--overwrite`, remove old checkpoints."
+    from culnig.distributed import is_main, checkpoint_files, barrier
     prepare_output(out, overwrite=args.overwrite, resume=args.resume, results=['scores.json', 'scores.safetensors'],
                    checkpoints=[CHECKPOINT_FILE], create=False)          # refuse now; the folder is made once the prompts are known
     barrier()
     if args.overwrite and not args.resume and is_main():
         for f in checkpoint_files(ckpt): f.unlink()
     barrier()
-    model, tokenizer = load_model(args.model, dtype=torch_dtype(args.dtype), device=device, device_map=args.device_map)
-    records, hashes, _ = records_from(args, tokenizer)
-    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split; nothing was written.")
-    if is_main(): out.mkdir(parents=True, exist_ok=True)
-    control = None if args.control is None else list(args.control)
-    source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args))
+
+# %% ../nbs/05_scoring.ipynb #1d712a09
+def _announce_scoring(args, model, tokenizer, records, out: Path, ckpt: Path):
+    "Print (rank 0) what will be scored into `out`, and `planned_work`."
+    from culnig.distributed import is_main, checkpoint_files
     if is_main():
         print(f"scoring {len(records)} prompts of {', '.join(dict.fromkeys(r['dataset'] for r in records))} "
               f"with {args.model} into {out}" + (" (resuming)" if args.resume and checkpoint_files(ckpt) else ''))
         print(planned_work(model, tokenizer, records, 'score'), flush=True)
+
+# %% ../nbs/05_scoring.ipynb #a157ade7
+def _run_scoring(args, argv, model, tokenizer, records, hashes, ckpt: Path) -> Scores:
+    "`score_distributed` with the command's options; an interrupt becomes `Interrupted` with the command to resume."
+    control = None if args.control is None else list(args.control)
+    source = dict(prompts=str(args.prompts)) if args.prompts else dict(datasets=list(args.datasets), split=split_of(args))
     seen = dict(batches=0, total=None)
     def note(done, total): seen.update(batches=done, total=total)
     try:
-        scores = score_distributed(model, tokenizer, records, sites=args.sites, batch_tokens=args.batch_tokens,
+        return score_distributed(model, tokenizer, records, sites=args.sites, batch_tokens=args.batch_tokens,
                                max_batch_size=args.max_batch_size, pad_as_zero=args.pad_as_zero, control=control,
                                checkpoint=ckpt, checkpoint_every=args.checkpoint_minutes * 60, resume=args.resume, callback=note,
                                extra_meta=dict(params=dict(source=source, limit_per_country=args.limit_per_country,
@@ -655,10 +716,10 @@ def main_score(argv: list[str] | None = None) -> int:
         again = ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else ['score', *argv]) if x not in ('--resume', '--overwrite'))
         raise Interrupted(f"scoring stopped; {kept} in the checkpoint {ckpt}. Resume with the same arguments and --resume:\n"
                           f"    culnig {again} --resume") from None
-    if is_main(): scores.save(out, overwrite=True)
-    barrier()                                     # the result is written before any rank drops its checkpoint
-    for f in checkpoint_files(ckpt, own=True): f.unlink()
-    if not is_main(): return 0
+
+# %% ../nbs/05_scoring.ipynb #f5fe0de5
+def _print_score_summary(scores: Scores, out: Path):
+    "Print what was written to `out` and the run's throughput (`meta['timing']`)."
     for d in scores.datasets:
         info = scores.meta['datasets'][d]
         print(f"  {d}: {info['n_samples']} prompts, {len(info['n_per_country'])} countries")
@@ -669,6 +730,31 @@ def main_score(argv: list[str] | None = None) -> int:
         print(f"throughput{rank0}: {t['prompts'] / t['seconds']:.2f} prompts/s, {t['tokens'] / t['seconds']:.0f} tokens/s "
               f"({t['prompts']} prompts, {t['tokens']} tokens in {t['seconds']:.1f} s, batches of at most "
               f"{scores.meta['params']['batch_tokens']} tokens)")
+
+# %% ../nbs/05_scoring.ipynb #6b70a2be
+def main_score(argv: list[str] | None = None) -> int:
+    "`culnig score`: score prompts and write a score folder."
+    args = score_parser().parse_args(argv)
+    _check_score_args(args)
+    out = Path(args.out)
+    from culnig.models import load_model, resolve_device
+    from culnig.distributed import init_distributed, is_main, checkpoint_files, barrier
+    device = resolve_device(args.device)
+    init_distributed(device)                      # several processes when launched by torchrun: each scores a shard
+    ckpt = out/CHECKPOINT_FILE
+    if _already_scored(args, out, ckpt): return 0
+    _prepare_score_output(args, out, ckpt)
+    model, tokenizer = load_model(args.model, dtype=torch_dtype(args.dtype), device=device, device_map=args.device_map)
+    records, hashes, _ = records_from(args, tokenizer)
+    if not records: raise CulnigError("No prompts selected: check --datasets/--prompts, --countries and --split; nothing was written.")
+    if is_main(): out.mkdir(parents=True, exist_ok=True)
+    _announce_scoring(args, model, tokenizer, records, out, ckpt)
+    scores = _run_scoring(args, argv, model, tokenizer, records, hashes, ckpt)
+    if is_main(): scores.save(out, overwrite=True)
+    barrier()                                     # the result is written before any rank drops its checkpoint
+    for f in checkpoint_files(ckpt, own=True): f.unlink()
+    if not is_main(): return 0
+    _print_score_summary(scores, out)
     return 0
 
 _all_ = ['load_scores', 'import_original', 'Scores']
