@@ -320,6 +320,28 @@ def _blend_fill(qid, question, need, qids, topics, pool, maps, avoid, clash) -> 
             if len(picked) == need: return picked
     return None
 
+# %% ../nbs/03_data.ipynb #c0da58d1
+def _blend_variants(mc: BlendMC, qid, question, sel, k, fills, control):
+    "Step 5 for one question: every country's variants (options sorted, lettered A-D; BLEnD's MCQID numbering), appended to `mc`."
+    n = 0                                       # BLEnD's running MCQID counter for this question
+    for stem in BLEND_ORDER:
+        correct, chosen = sel[stem]
+        if not correct: mc.no_answer[stem].append(qid)
+        ok_stem = correct and fills[stem] is not None
+        combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if ok_stem else []
+        for j, combo in enumerate(combos):
+            ans = correct[0]
+            opts = sorted([(ans, stem)] + [(a, o) for o, a in combo] + [(f, FILLED) for f in fills[stem]])
+            letters = [chr(ord('A') + i) for i in range(len(opts))]
+            choices = {l: a for l, (a, _) in zip(letters, opts)}
+            q = blend_question_text(question, stem)
+            prompt = q + ' ' + control.format(option_a=opts[0][0], option_b=opts[1][0], option_c=opts[2][0], option_d=opts[3][0])
+            mc.items.append(dict(mcqid=f'{qid}_{n + j}', question_id=qid, stem=stem, prompt=prompt, choices=choices,
+                                 choice_countries={l: o for l, (_, o) in zip(letters, opts)},
+                                 answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans,
+                                 filled=[l for l, (_, o) in zip(letters, opts) if o == FILLED]))
+        n += len(correct) * math.comb(len(chosen), k)
+
 # %% ../nbs/03_data.ipynb #c0bed5b9
 def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
     qdf = files.read('blend/questions_2024-06/UK_questions.csv', _read_csv)
@@ -350,24 +372,7 @@ def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
             mc.filled[qid] = {s: f for s, f in fills.items() if f}
             for s, f in fills.items():
                 if f is None: mc.unfilled.setdefault(s, []).append(qid)
-        n = 0                                       # BLEnD's running MCQID counter for this question
-        for stem in BLEND_ORDER:
-            correct, chosen = sel[stem]
-            if not correct: mc.no_answer[stem].append(qid)
-            ok_stem = correct and fills[stem] is not None
-            combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if ok_stem else []
-            for j, combo in enumerate(combos):
-                ans = correct[0]
-                opts = sorted([(ans, stem)] + [(a, o) for o, a in combo] + [(f, FILLED) for f in fills[stem]])
-                letters = [chr(ord('A') + i) for i in range(len(opts))]
-                choices = {l: a for l, (a, _) in zip(letters, opts)}
-                q = blend_question_text(question, stem)
-                prompt = q + ' ' + control.format(option_a=opts[0][0], option_b=opts[1][0], option_c=opts[2][0], option_d=opts[3][0])
-                mc.items.append(dict(mcqid=f'{qid}_{n + j}', question_id=qid, stem=stem, prompt=prompt, choices=choices,
-                                     choice_countries={l: o for l, (_, o) in zip(letters, opts)},
-                                     answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans,
-                                     filled=[l for l, (_, o) in zip(letters, opts) if o == FILLED]))
-            n += len(correct) * math.comb(len(chosen), k)
+        _blend_variants(mc, qid, question, sel, k, fills, control)
     return mc
 
 # %% ../nbs/03_data.ipynb #8a1e75bd
