@@ -63,6 +63,13 @@ def _resolve(name: str):
     return fn
 
 # %% ../nbs/90_cli.ipynb #94f50707
+def _closed_pipe() -> int:
+    "The reader of stdout left (`culnig ... | head`): point stdout at /dev/null so that nothing more fails, exit code 141."
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY); os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError): pass
+    return 141
+
 def _run(name: str, fn, rest: list[str]) -> int:
     "Run a command: its exit code, with a `CulnigError` as one line (code 2), Ctrl-C/SIGTERM as 130/143, a closed pipe as 141."
     from culnig.core import CulnigError, Interrupted, sigterm_as_interrupt
@@ -85,16 +92,16 @@ def _run(name: str, fn, rest: list[str]) -> int:
               f"not finish.", file=sys.stderr)
         return _stopped()
     except BrokenPipeError:                    # `culnig ... | head`: the reader left; stop quietly
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY); os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError): pass
-        return 141
+        return _closed_pipe()
 
 # %% ../nbs/90_cli.ipynb #3190a140
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `culnig` console script."
     argv = list(sys.argv[1:] if argv is None else argv)
-    rc = _early_exit(argv)
+    try:
+        rc = _early_exit(argv)
+        sys.stdout.flush()                     # `culnig | head -1`: a closed pipe shows here, not as a traceback at exit
+    except BrokenPipeError: return _closed_pipe()
     if rc is not None: return rc
     name, rest = argv[0], argv[1:]
     fn = _resolve(name)

@@ -278,6 +278,17 @@ def test_broken_pipe_is_quiet(tmp_path):
         assert len(r.stdout.splitlines()) == 1
 
 
+def test_broken_pipe_of_the_help_is_quiet():
+    "`culnig | head -1` failed now and then with a traceback at exit: the help printed outside the handler. Here the reader is gone for sure."
+    for args in ([], ['--version']):
+        read, write = os.pipe()
+        os.close(read)                                             # the reader left before culnig writes a byte
+        p = subprocess.run([str(BIN/'culnig'), *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+        os.close(write)
+        assert 'Traceback' not in p.stderr and 'BrokenPipe' not in p.stderr, p.stderr
+        assert p.returncode == 141, (args, p.returncode, p.stderr)
+
+
 # ---- 11-18. messages and conventions -----------------------------------------------------------------------------------------
 def test_countries_in_any_case_and_with_aliases(world, tiny_dir, tmp_path, capsys):
     from culnig.core import check_country, COUNTRY_ALIASES
