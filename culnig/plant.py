@@ -17,7 +17,7 @@ from .core import (CulnigError, UnknownName, OutputExists, PAPER_COUNTRIES, TARG
                          run_metadata, sha256_file, sha256_json, stable_seed)
 from .sites import find_sites, hooked, UnsupportedModel
 # the planted-model file format lives in culnig.models (loading a planted model is loading); planting writes through it
-from .models import (PLANTED_MODELS, DELTA_FILE, PLAN_FILE, PROVENANCE_FILE, DeltaMismatch, planted_dir, plan_path,
+from .models import (DELTA_FILE, PLAN_FILE, PROVENANCE_FILE, planted_dir, plan_path,
                            load_plan, load_planted, apply_delta, save_delta, load_delta, delta_base_sha256, model_info)
 _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.plant.load_plan / load_planted
 
@@ -688,12 +688,6 @@ def changed_outside(model, base_state: Mapping[str, torch.Tensor], delta: Mappin
             inside += int((diff & m).sum()); outside += int((diff & ~m).sum())
         else: outside += int(diff.sum())
     return dict(outside=outside, inside=inside)
-
-def _sha_state(model) -> str:
-    h = hashlib.sha256()
-    for name, p in sorted(model.state_dict().items()):
-        h.update(name.encode()); h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 # %% ../nbs/14_plant.ipynb #f2bd0e8b
 def _load_init(init):

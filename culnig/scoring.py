@@ -25,9 +25,9 @@ __all__ = ['CHECKPOINT_FILE', 'DEFAULT_BATCH_TOKENS', 'AUTO_BATCH_TOKENS', 'AUTO
            'frozen_weights', 'embeddings_require_grad', 'last_logits', 'attribution_pass', 'Workspace',
            'max_token_scores', 'sample_scores', 'deterministic', 'accumulate', 'save_checkpoint', 'load_checkpoint',
            'scoring_bytes_per_token', 'device_memory', 'resolve_batch_tokens', 'non_embedding_parameters',
-           'planned_work', 'is_control', 'country_order', 'check_records', 'resolve_sites', 'model_meta',
-           'dataset_meta', 'prompt_hash', 'ScoringRun', 'score_prompts', 'score_distributed', 'reference_scores',
-           'assert_scores_close', 'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
+           'planned_work', 'is_control', 'country_order', 'check_records', 'resolve_sites', 'dataset_meta',
+           'prompt_hash', 'ScoringRun', 'score_prompts', 'score_distributed', 'reference_scores', 'assert_scores_close',
+           'score_parser', 'main_score', 'load_scores', 'import_original', 'Scores']
 
 # %% ../nbs/05_scoring.ipynb #1cc553ce
 def label_token_id(tokenizer, label) -> tuple[int, bool]:
@@ -334,14 +334,6 @@ def resolve_sites(sitemap, sites) -> tuple[str, ...]:
     if not sites: raise UnknownName(f"No sites given; choose from {', '.join(sitemap.names)}.")
     return sitemap.resolve_names(sites)
 
-# %% ../nbs/05_scoring.ipynb #ada8b3d6
-def model_meta(model) -> dict:
-    "The model's identity as a score table records it: `model.culnig_info` with its name and architecture."
-    info = dict(getattr(model, 'culnig_info', None) or {})
-    info.setdefault('name', getattr(model.config, '_name_or_path', None) or type(model).__name__)
-    info.setdefault('architecture', type(model).__name__)
-    return info
-
 # %% ../nbs/05_scoring.ipynb #bb21d413
 def dataset_meta(records, sum_p) -> dict:
     "`{dataset: n_samples, n_per_country, sum_p, sample_ids (distinct, in order), n_ids}` of `records`; `sum_p {dataset: {country: Σp}}`."
@@ -389,7 +381,7 @@ class _RunTables:
 
     def meta(self, model, params: dict) -> dict:
         "The score table's metadata: model, countries, per-dataset counts (`dataset_meta`), sites, layers, `params`, prompt hash."
-        return dict(model=model_meta(model), countries=self.countries, datasets=dataset_meta(self.records, self.sum_p),
+        return dict(model=model_info(model), countries=self.countries, datasets=dataset_meta(self.records, self.sum_p),
                     sites={n: self.sitemap.widths[n] for n in self.names}, n_layers=self.sitemap.n_layers, params=params,
                     data_hashes={'prompts_sha256': self.prompt_hash})
 
@@ -453,7 +445,7 @@ def _resume_from(checkpoint, resume: bool, batch_tokens):
 def _run_fingerprint(model, run: ScoringRun, params: dict) -> str:
     "sha256 of the prompts, parameters, countries, model and number of batches of a run."
     return sha256_json(dict(prompts=run.prompt_hash, params=params, countries=run.countries,
-                            model=model_meta(model), n_batches=len(run.batches)))
+                            model=model_info(model), n_batches=len(run.batches)))
 
 # %% ../nbs/05_scoring.ipynb #56d8114e
 def _restored(run: ScoringRun, saved, state, fingerprint: str, ckpt) -> tuple[dict, int]:
@@ -610,7 +602,7 @@ def reference_scores(model, tokenizer, records: Sequence[dict], *, sites=None, c
                     tables[rec['dataset'], site.name][countries.index(rec['country']), site.layer] += s.cpu()
         sp = sum_p[rec['dataset']]
         sp[rec['country']] = sp.get(rec['country'], 0.0) + p.item()
-    meta = dict(model=model_meta(model), countries=countries, datasets=dataset_meta(records, sum_p),
+    meta = dict(model=model_info(model), countries=countries, datasets=dataset_meta(records, sum_p),
                 sites={n: sitemap.widths[n] for n in names}, n_layers=sitemap.n_layers,
                 params=dict(reference=True, sites=list(names)))
     return Scores({score_key(d, n): t for (d, n), t in tables.items()}, meta)
