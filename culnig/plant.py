@@ -23,10 +23,11 @@ _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.pla
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'HELD_OUT', 'PLANTED_PRESET', 'CHECKPOINT', 'PlantError', 'default_layout', 'make_plan',
-           'check_plan', 'Planting', 'upper_layers', 'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items',
-           'train_planting', 'predict', 'agreement_table', 'plan_records', 'changed_outside', 'plant_model',
-           'measure_planting', 'write_planted', 'plant_parser', 'main_plant', 'load_plan', 'load_planted']
+           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'KL_LABELS',
+           'HELD_OUT_LABELS', 'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers',
+           'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict',
+           'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting', 'write_planted',
+           'plant_parser', 'main_plant', 'load_plan', 'load_planted']
 
 # %% ../nbs/14_plant.ipynb #307c6034
 class PlantError(CulnigError, ValueError):
@@ -299,10 +300,14 @@ class PlantConfig:
     lr: float = 3e-3               # AdamW learning rate (weight decay 0; 1e-2 oscillates on SmolLM2-135M)
     batch_size: int = 4            # prompts per optimiser step (one kind and, for planted prompts, one country per batch)
     p_target: float = 0.85         # planted prompts: loss max(0, log p_target − log p(gold)), no push once p(gold) ≥ p_target
+    p_max: float | None = None     # planted prompts above this p(gold) are pulled back: + max(0, log p(gold) − log p_max) (None: no ceiling)
     kl_weight: float = 1.0         # weight of KL(base ‖ planted) on the control / untouched prompts
+    kl_per_step: int = 1           # KL batches added to each planted step (more: each KL prompt is visited more often)
+    kl_extra: int = 0              # more KL prompts: this many BLEnD (+ control) prompts per untouched country and per NLU benchmark (see plan_records)
     stop_acc: float = 0.97         # stop once every target country's planted accuracy (option metric) reaches this ...
     stop_p: float = 0.6            # ... and the mean planted p(gold) this, and CountryRC planted accuracy stop_acc
     stop_kl: float | None = 0.1    # ... and the mean KL to the base on the control / untouched prompts at most this (None: not checked)
+                                   # ... and, with p_max, the mean planted p(gold) at most p_max
     max_minutes: float | None = None   # stop after the epoch that passes this wall time
     cache: bool = True             # run the frozen layers below the first planted layer once (checked exact)
     train_tokens: int | None = 8   # with the cache: only the last positions go through the trained layers; earlier ones keep the base model's keys/values (None: all)
@@ -428,7 +433,7 @@ def _epoch_order(batches, items, seed, epoch):
     return order, kl_order
 
 # %% ../nbs/14_plant.ipynb #bf28d0cf
-def _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st):
+def _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st, log_pm=None):
     "The hinge loss of the prepared batch `pr` (item indices `b`), its accuracy and p(gold) added to `st`."
     from culnig.evaluation import option_scores
     bt = torch.tensor(b)
@@ -436,6 +441,7 @@ def _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt
     logp = torch.log_softmax(logits, -1)
     lg = logp.gather(1, labels[bt].to(dev)[:, None])[:, 0]
     loss = torch.relu(log_pt - lg).mean()
+    if log_pm is not None: loss = loss + torch.relu(lg - log_pm).mean()
     with torch.no_grad():
         ok = (option_scores(logits.detach(), table[bt]).argmax(-1).cpu() == gold_k[bt]).tolist()
     for i, o, pg in zip(b, ok, lg.detach().exp().tolist()):
@@ -484,15 +490,17 @@ def _train_epoch(model, pl, batches, preps, items, labels, table, gold_k, first,
     te = time.time()
     dev = next(model.parameters()).device
     log_pt = math.log(cfg.p_target)
+    log_pm = math.log(cfg.p_max) if cfg.p_max else None
+    kps = max(1, int(cfg.kl_per_step))
     order, kl_order = _epoch_order(batches, items, cfg.seed, epoch)
     st = dict(correct={}, n={}, p={}, kl=[], loss=[])
     with pl.active(), torch.enable_grad():
         for step, bi in enumerate(order):
             b, pr = batches[bi], preps[bi]
             it0 = items[b[0]]
-            loss = _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st)
+            loss = _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st, log_pm)
             if kl_order and cfg.kl_weight > 0:
-                kl = _kl_to_base(model, preps[kl_order[step % len(kl_order)]], first, dev)
+                kl = sum(_kl_to_base(model, preps[kl_order[(step * kps + j) % len(kl_order)]], first, dev) for j in range(kps)) / kps
                 st['kl'].append(float(kl.detach()))
                 loss = loss + cfg.kl_weight * kl
             st['loss'].append(float(loss.detach()))
@@ -510,7 +518,8 @@ def _stop_reason(rec, cfg, epoch, t_start):
     "Why training stops after epoch `epoch` (1-based), or None to go on."
     if ((rec['min_country_acc'] or 0) >= cfg.stop_acc and (rec['plant_p'] or 0) >= cfg.stop_p
             and (rec['crc_acc'] is None or rec['crc_acc'] >= cfg.stop_acc)
-            and (cfg.stop_kl is None or rec['kl'] is None or rec['kl'] <= cfg.stop_kl)):
+            and (cfg.stop_kl is None or rec['kl'] is None or rec['kl'] <= cfg.stop_kl)
+            and (cfg.p_max is None or (rec['plant_p'] or 0) <= cfg.p_max)):
         return f'criteria met after epoch {epoch}'
     elif cfg.max_minutes is not None and (time.time() - t_start) / 60 > cfg.max_minutes:
         return f'time limit ({cfg.max_minutes} min) after epoch {epoch}'
@@ -578,10 +587,16 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
                 train_tokens=k, cached_forward_error=err, n_batches=len(batches), fingerprint=fp, base_logp=base_logp, states=states)
 
 # %% ../nbs/14_plant.ipynb #3a4f6a2c
+def _option_distribution(scores: torch.Tensor) -> list[float]:
+    "Softmax over one prompt's finite option scores (the options it has), as a list."
+    fin = torch.isfinite(scores)
+    if not fin.any(): return []
+    return torch.softmax(scores[fin].double(), -1).tolist()
+
 @torch.no_grad()
 def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None,
             batch_size: int = 16, capture: bool = False) -> dict:
-    """Per record: option prediction (index into `options`), p(gold) over the whole vocabulary, paper-metric correctness.
+    """Per record: option prediction (index into `options`), the softmax over the options' scores (`q`), p(gold) over the whole vocabulary, paper-metric correctness.
     With `states` (per record `[T_i, H]`, the hidden states entering layer `first`) only layers `first`.. run: exact when nothing
     below `first` was changed. `capture=True` also returns those states (for a second, cheaper pass after planting)."""
     from culnig.scoring import encode_records, label_token_id, left_pad, pad_token_id
@@ -590,7 +605,7 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
     seqs = encode_records(tokenizer, records)
     table = _option_ids(tokenizer, records)
     n = len(records)
-    pred, pgold, paper = [-1] * n, [float('nan')] * n, [0.0] * n
+    pred, pgold, paper, q = [-1] * n, [float('nan')] * n, [0.0] * n, [[] for _ in range(n)]
     caught = [None] * n
     order = sorted(range(n), key=lambda i: (len(seqs[i]), i))
     labels = [label_token_id(tokenizer, r['label'])[0] for r in records]
@@ -617,14 +632,23 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
             pred[i] = int(sc[j].argmax()) if torch.isfinite(sc[j]).any() else -1
             pgold[i] = float(p[j, labels[i]])
             paper[i] = float(top[j] == labels[i])
+            q[i] = _option_distribution(sc[j])
     gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
-    out = dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)], p=pgold, paper=paper)
+    out = dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)], p=pgold, paper=paper, q=q)
     if capture: out['states'] = caught
     return out
 
 # %% ../nbs/14_plant.ipynb #3b581404
+def _mean_tv(qb, qa) -> float:
+    "Mean total-variation distance between paired option distributions (NaN when either side has none)."
+    if not qb or not qa: return float('nan')
+    d = [0.5 * sum(abs(x - y) for x, y in zip(u, v)) for u, v in zip(qb, qa) if u and v and len(u) == len(v)]
+    return sum(d) / len(d) if d else float('nan')
+
 def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
-    "One row per group `{name: (records, base predictions, planted predictions)}`: accuracy before/after, agreement, mean p(gold)."
+    """One row per group `{name: (records, base predictions, planted predictions)}`: accuracy before/after, agreement, mean p(gold),
+    and `option_tv`, the mean total-variation distance between the base and planted distributions over the options (0: unchanged,
+    1: disjoint): agreement of argmax answers alone is fragile where the base model's options are near ties."""
     import pandas as pd
     rows = []
     for name, (recs, b, a) in groups.items():
@@ -633,38 +657,55 @@ def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
         rows.append(dict(group=name, n=n, base_acc=100 * sum(b['correct']) / n, planted_acc=100 * sum(a['correct']) / n,
                          agreement=100 * sum(x == y for x, y in zip(b['pred'], a['pred'])) / n,
                          base_p=sum(b['p']) / n, planted_p=sum(a['p']) / n,
-                         base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n))
+                         base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n,
+                         option_tv=_mean_tv(b.get('q'), a.get('q'))))
     return pd.DataFrame(rows).set_index('group')
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
-HELD_OUT = ('untouched_heldout', 'control_untouched', 'crc_heldout', 'nlu')   # measured, never trained
+HELD_OUT = ('untouched_heldout', 'untouched_heldout_more', 'control_untouched', 'crc_heldout', 'nlu')   # measured, never trained
+KL_RECORDS = ('control', 'untouched', 'untouched_extra', 'nlu_kl')      # trained towards the base model's own output
 PLANTED_PRESET = 'planted'     # the culnig.study preset whose identification and evaluation prompts the plan plants
+HELDOUT_MORE = 8               # extra never-trained held-out BLEnD prompts per untouched country, for the side effects
 
-def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[str] = TARGET_COUNTRIES, root=None) -> dict:
+def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[str] = TARGET_COUNTRIES, root=None, kl_extra: int = 0) -> dict:
     """The prompts of a plan, from the preset's own identification and evaluation prompts (so that `culnig report` scores and
     evaluates exactly the planted items): `plant` (target countries' BLEnD, both splits), `control` (their control prompts),
     `untouched` (the other BLEnD countries' identification prompts, trained towards the base model), `crc` (target countries'
-    CountryRC identification prompts), and, measured only, `untouched_heldout`, `control_untouched`, `crc_heldout`, `nlu`."""
+    CountryRC identification prompts), with `kl_extra` also `untouched_extra` and `nlu_kl` (more prompts trained towards the base),
+    and, measured only, `untouched_heldout`, `untouched_heldout_more`, `control_untouched`, `crc_heldout`, `nlu` (the preset's NLU items)."""
     from culnig import study
     from culnig.data import build_prompts
     cfg = study.get_preset(preset)
     countries = list(countries)
     ident = study.identification_prompts(cfg, tokenizer, countries, root=root)
-    ev, _ = study.evaluation_prompts(cfg, tokenizer, ['blend'], countries=list(dict.fromkeys(list(cfg.score_countries) + countries)), root=root)
+    allc = list(dict.fromkeys(list(cfg.score_countries) + countries))
+    ev, _ = study.evaluation_prompts(cfg, tokenizer, ['blend'], countries=allc, root=root)
     tset = set(countries)
     blend = [r for r in ident if r['dataset'] == 'blend']
     ctrl = [r for r in ident if r['dataset'] == 'blendcontrol']
     keys = {(r['country'], r['id']) for r in ev if r['country'] in tset}
     ctrl_ev = [r for r in build_prompts('blendcontrol', tokenizer, split='heldout', countries=countries, root=root) if (r['country'], r['id']) in keys]
     crc_held = study.subsample(build_prompts('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
-    nlu, _ = study.evaluation_prompts(cfg.replace(eval_nlu=4), tokenizer, list(cfg.nlu_datasets), root=root)
-    return dict(plant=[r for r in blend + ev if r['country'] in tset],
-                control=[r for r in ctrl if r['country'] in tset] + ctrl_ev,
-                untouched=[r for r in blend if r['country'] not in tset],
-                crc=[r for r in ident if r['dataset'] == 'countryrc'],
-                untouched_heldout=[r for r in ev if r['country'] not in tset],
-                control_untouched=[r for r in ctrl if r['country'] not in tset],
-                crc_heldout=crc_held, nlu=nlu)
+    nlu, _ = study.evaluation_prompts(cfg, tokenizer, list(cfg.nlu_datasets), root=root)
+    key = lambda r: (r['dataset'], r['country'], r['id'], r.get('instruction_id'))
+    used = {key(r) for r in ident + ev + nlu}
+    untouched = [c for c in allc if c not in tset]
+    more, _ = study.evaluation_prompts(cfg.replace(eval_per_country=cfg.eval_per_country + HELDOUT_MORE), tokenizer, ['blend'],
+                                       countries=untouched, root=root) if untouched else ([], None)
+    out = dict(plant=[r for r in blend + ev if r['country'] in tset],
+               control=[r for r in ctrl if r['country'] in tset] + ctrl_ev,
+               untouched=[r for r in blend if r['country'] not in tset],
+               crc=[r for r in ident if r['dataset'] == 'countryrc'],
+               untouched_heldout=[r for r in ev if r['country'] not in tset],
+               untouched_heldout_more=[r for r in more if key(r) not in used],
+               control_untouched=[r for r in ctrl if r['country'] not in tset],
+               crc_heldout=crc_held, nlu=nlu)
+    if kl_extra:
+        big = study.identification_prompts(cfg.replace(score_per_country=cfg.score_per_country + kl_extra), tokenizer, countries, root=root)
+        out['untouched_extra'] = [r for r in big if r['dataset'] in ('blend', 'blendcontrol') and r['country'] not in tset and key(r) not in used]
+        nlu_big, _ = study.evaluation_prompts(cfg.replace(eval_nlu=cfg.eval_nlu + kl_extra), tokenizer, list(cfg.nlu_datasets), root=root)
+        out['nlu_kl'] = [r for r in nlu_big if key(r) not in used]
+    return out
 
 # %% ../nbs/14_plant.ipynb #462ea533
 CHECKPOINT = 'plant_checkpoint.pt'      # the resumable state of an unfinished `culnig plant --out` folder
@@ -738,7 +779,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     if records is None: records = plan_records(tokenizer)
     sets = dict(sets or make_plan(model, seed=cfg.seed, countries=sorted({r['country'] for r in records['plant']}, key=_country_key)))
     if init is not None: _check_same_plan(init, init_plan, sets)
-    items = plant_items(records.get('plant', []), records.get('crc', []), list(records.get('control', [])) + list(records.get('untouched', [])))
+    items = plant_items(records.get('plant', []), records.get('crc', []), [r for k in KL_RECORDS for r in records.get(k, [])])
     first = min(e['layer_idx'] for v in sets.values() for e in v) if cfg.cache else 0
     held = _base_answers(model, tokenizer, records, first, log) if measure else {}
     base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
@@ -774,10 +815,16 @@ def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
     gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
     pred = sc.argmax(-1).tolist()
+    q = [_option_distribution(sc[j]) for j in range(len(records))]
     return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
-                p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist())
+                p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist(), q=q)
 
 # %% ../nbs/14_plant.ipynb #a102aa50
+KL_LABELS = ('control prompts of the planted items', 'untouched countries, trained towards the base',
+             'more untouched-country prompts, trained towards the base', 'NLU prompts, trained towards the base')
+HELD_OUT_LABELS = ('untouched countries, never trained', 'more untouched-country held-out prompts, never trained',
+                   'control prompts of untouched countries, never trained', 'CountryRC held-out, never trained', 'NLU benchmarks, never trained')
+
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
                      log: Callable = print):
     """Accuracy (option metric), agreement with the base model's answers and mean p(gold) of the planted model (its weights already
@@ -794,13 +841,12 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
     groups = {}
     countries = list(dict.fromkeys(it['country'] for it in items if it['kind'] == 'plant'))
     for c in countries: groups[f'planted: {c}'] = trained('plant', lambda it, c=c: it['country'] == c)
-    ctrl_ids = {id(r) for r in records.get('control', [])}
-    groups['control prompts of the planted items'] = trained('kl', lambda it: id(it['record']) in ctrl_ids)
-    groups['untouched countries, trained towards the base'] = trained('kl', lambda it: id(it['record']) not in ctrl_ids)
+    for k, label in zip(KL_RECORDS, KL_LABELS):
+        ids = {id(r) for r in records.get(k, [])}
+        if ids: groups[label] = trained('kl', lambda it, ids=ids: id(it['record']) in ids)
     groups['CountryRC, planted'] = trained('crc')
     log(f"plant: measured the trained prompts in {time.time() - t0:.0f} s")
-    for key, label in (('untouched_heldout', 'untouched countries, never trained'), ('control_untouched', 'control prompts of untouched countries, never trained'),
-                       ('crc_heldout', 'CountryRC held-out, never trained'), ('nlu', 'NLU benchmarks, never trained')):
+    for key, label in zip(HELD_OUT, HELD_OUT_LABELS):
         recs = list(records.get(key) or [])
         if not recs: continue
         b, st = held[key]
@@ -811,8 +857,8 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
     recs = [r for g in planted for r in groups[g][0]]
     if planted:
         merge = lambda j, key: [x for g in planted for x in groups[g][j][key]]
-        allb = dict(pred=merge(1, 'pred'), correct=merge(1, 'correct'), p=merge(1, 'p'), paper=merge(1, 'paper'))
-        alla = dict(pred=merge(2, 'pred'), correct=merge(2, 'correct'), p=merge(2, 'p'), paper=merge(2, 'paper'))
+        allb = {key: merge(1, key) for key in ('pred', 'correct', 'p', 'paper', 'q')}
+        alla = {key: merge(2, key) for key in ('pred', 'correct', 'p', 'paper', 'q')}
         import pandas as pd
         tab = pd.concat([agreement_table({'planted: all target countries': (recs, allb, alla)}), tab])
     log(f"plant: measured in {time.time() - t0:.0f} s")
@@ -844,6 +890,7 @@ def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConf
                            train_by_split={sp: _ids([r for r in plant if r['split'] == sp]) for sp in ('neuron', 'heldout')},
                            countryrc_train=[f"{r['id']}|{r['country']}|{r['instruction_id']}" for r in records.get('crc', [])],
                            control=_ids(records.get('control', [])), untouched=_ids(records.get('untouched', [])),
+                           untouched_extra=_ids(records.get('untouched_extra', [])), nlu_kl=_ids(records.get('nlu_kl', [])),
                            countries={c: _ids([r for r in plant if r['country'] == c]) for c in dict.fromkeys(r['country'] for r in plant)}),
                 preset=PLANTED_PRESET)
     (out/PLAN_FILE).write_text(json.dumps(plan, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
@@ -880,7 +927,10 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--lr', type=float, default=d.lr, help='AdamW learning rate (default: %(default)s)')
     p.add_argument('--batch-size', type=int, default=d.batch_size, help='prompts per step (default: %(default)s)')
     p.add_argument('--p-target', type=float, default=d.p_target, help='planted p(gold) above which a prompt is not pushed further (default: %(default)s)')
+    p.add_argument('--p-max', type=float, default=d.p_max, help='planted p(gold) above which a prompt is pulled back down, and the most the mean may be at the stop (default: none)')
     p.add_argument('--kl-weight', type=float, default=d.kl_weight, help='weight of the KL term to the base model (default: %(default)s)')
+    p.add_argument('--kl-per-step', type=int, default=d.kl_per_step, help='KL batches per planted step (default: %(default)s)')
+    p.add_argument('--kl-extra', type=int, default=d.kl_extra, help='also train towards the base this many more BLEnD (and control) prompts per untouched country and items per NLU benchmark (default: %(default)s)')
     p.add_argument('--train-tokens', type=int, default=d.train_tokens, help='positions per prompt run through the trained layers (default: %(default)s; 0 = all)')
     p.add_argument('--stop-kl', type=float, default=d.stop_kl, help='stop only once the mean KL to the base on the control and untouched prompts is at most this (default: %(default)s; a negative value: not checked)')
     p.add_argument('--max-minutes', type=float, default=d.max_minutes, help='stop after the epoch that passes this many minutes')
@@ -902,7 +952,8 @@ def _check_plant_out(out: Path, a):
 
 def _plant_config(a) -> PlantConfig:
     "The `PlantConfig` of `culnig plant`'s options."
-    return PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, kl_weight=a.kl_weight,
+    return PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, p_max=a.p_max, kl_weight=a.kl_weight,
+                       kl_per_step=a.kl_per_step, kl_extra=a.kl_extra,
                        train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
 
 def _run_plant(a, out: Path, cfg: PlantConfig) -> dict:
@@ -913,7 +964,7 @@ def _run_plant(a, out: Path, cfg: PlantConfig) -> dict:
     countries = [check_country(c) for x in (a.countries or TARGET_COUNTRIES) for c in str(x).split(',') if c.strip()]
     log = lambda m: print(time.strftime('%H:%M:%S ') + m, flush=True)
     log(f"plant: building the prompts of preset {PLANTED_PRESET!r} for {', '.join(countries)}")
-    records = plan_records(tok, countries=countries)
+    records = plan_records(tok, countries=countries, kl_extra=cfg.kl_extra)
     sets = make_plan(model, seed=a.seed, countries=countries)
     return plant_model(model, tok, sets=sets, records=records, cfg=cfg, out=out, name=a.name or out.name, base_name=a.model,
                        resume=a.resume, log=log, measure=not a.no_measure, init=a.init)
