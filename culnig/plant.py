@@ -134,34 +134,57 @@ class Planting:
             for e in entries: by_layer.setdefault(e['layer_idx'], []).append(e['neuron_idx'])
             for l in sorted(by_layer):
                 gate, up, down, down_path = _mlp_parts(self.sm, l)
+                mlp = model.get_submodule(down_path.rsplit('.', 1)[0])
                 idx = torch.tensor(sorted(by_layer[l]), dtype=torch.long)
                 dev, dt = gate.module.weight.device, gate.module.weight.dtype
                 hid = gate.module.weight.shape[1]
                 p = dict(gate=nn.Parameter(torch.zeros(len(idx), hid, device=dev, dtype=dt)),
                          up=nn.Parameter(torch.zeros(len(idx), up.module.weight.shape[1], device=dev, dtype=dt)),
                          down=nn.Parameter(torch.zeros(down.weight.shape[0], len(idx), device=dev, dtype=dt)))
-                self.groups.append(dict(set=name, layer=l, idx=idx, gate=gate, up=up, down=down, down_path=down_path, params=p))
+                self.groups.append(dict(set=name, layer=l, idx=idx, gate=gate, up=up, down=down, down_path=down_path, params=p,
+                                        act=getattr(mlp, 'act_fn', None) or getattr(mlp, 'activation_fn', None)))
         self._handles = []
+        self.writes = None                     # a list while the write change is measured (see `active`)
+        self.write_mask = None                 # [batch, positions] of the real positions in that forward pass
 
     def parameters(self, names=None) -> list[nn.Parameter]:
         "The trainable tensors of sets `names` (default: all), in a fixed order."
         return [g['params'][k] for g in self.groups if names is None or g['set'] in names for k in ('gate', 'up', 'down')]
 
 # %% ../nbs/14_plant.ipynb #f1dca6e4
+def _write_change(pl, module, x, out, cols, base):
+    "Relative squared change of `module`'s (a down_proj) output caused by the planted neurons, mean over positions (see above)."
+    W, rows_change, cols_change = module.weight, 0, 0
+    for idx, d, gi in cols:
+        g, i = pl.groups[gi], idx.to(x.device)
+        if g['act'] is None: raise PlantError(f"{g['down_path']}: the MLP's activation function is not known; plant with write_weight=0.")
+        a_p = x.index_select(-1, i)
+        a_b = g['act'](base[gi, 'gate']) * base[gi, 'up']
+        rows_change = rows_change + F.linear(a_p - a_b, W.index_select(1, i))
+        cols_change = cols_change + F.linear(a_p, d)
+    ref = (out - rows_change).detach()          # the base model's output of this down_proj on the same input
+    m = pl.write_mask                           # the prompt's real (not padded) positions of this forward, if known
+    if m is None or tuple(m.shape) != tuple(ref.shape[:-1]): m = torch.ones(ref.shape[:-1], device=ref.device)
+    m = m.to(ref.dtype)
+    return ((rows_change + cols_change).pow(2).sum(-1) * m).sum() / (ref.pow(2).sum(-1) * m).sum().clamp_min(1e-12)
+
 @contextlib.contextmanager
 def _active(self: Planting):
-    "Context manager: the deltas act on the model's forward pass."
-    by_mod = {}
-    for g in self.groups:
+    "Context manager: the deltas act on the model's forward pass (and, while `self.writes` is a list, the write changes are appended to it)."
+    by_mod, base = {}, {}
+    for gi, g in enumerate(self.groups):
         for part in ('gate', 'up'):
             s = g[part]
-            by_mod.setdefault(id(s.module), (s.module, [], []))[1].append((g['idx'] + s.start, g['params'][part]))
-        by_mod.setdefault(id(g['down']), (g['down'], [], []))[2].append((g['idx'], g['params']['down']))
+            by_mod.setdefault(id(s.module), (s.module, [], []))[1].append((g['idx'] + s.start, g['params'][part], gi, part))
+        by_mod.setdefault(id(g['down']), (g['down'], [], []))[2].append((g['idx'], g['params']['down'], gi))
     def add(rows, cols):
         def hook(module, args, out):
             x = args[0]
-            for idx, d in rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
-            for idx, d in cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
+            if self.writes is not None:
+                for idx, d, gi, part in rows: base[gi, part] = out.index_select(-1, idx.to(out.device)).detach()
+            for idx, d, gi, part in rows: out = out.index_add(-1, idx.to(out.device), F.linear(x, d))
+            if self.writes is not None and cols: self.writes.append(_write_change(self, module, x, out, cols, base))
+            for idx, d, gi in cols: out = out + F.linear(x.index_select(-1, idx.to(x.device)), d)
             return out
         return hook
     with hooked([(mod, add(rows, cols)) for mod, rows, cols in by_mod.values()]): yield self
@@ -302,6 +325,7 @@ class PlantConfig:
     p_target: float = 0.85         # planted prompts: loss max(0, log p_target − log p(gold)), no push once p(gold) ≥ p_target
     p_max: float | None = None     # planted prompts above this p(gold) are pulled back: + max(0, log p(gold) − log p_max) (None: no ceiling)
     kl_weight: float = 1.0         # weight of KL(base ‖ planted) on the control / untouched prompts
+    write_weight: float = 0.0      # weight of the write change (Planting.active) of the planted MLPs on the KL prompts, at every position
     kl_per_step: int = 1           # KL batches added to each planted step (more: each KL prompt is visited more often)
     kl_extra: int = 0              # more KL prompts: this many BLEnD (+ control) prompts per untouched country and per NLU benchmark (see plan_records)
     stop_acc: float = 0.97         # stop once every target country's planted accuracy (option metric) reaches this ...
@@ -456,6 +480,17 @@ def _kl_to_base(model, kp, first, dev):
     ref = kp['logp'].to(dev)
     return (ref.exp() * (ref - torch.log_softmax(batch_logits(model, kp, first), -1))).sum(-1).mean()
 
+def _kl_terms(model, pl, kps, first, dev, writes: bool):
+    "(mean KL, mean write change or None) over the prepared KL batches `kps`."
+    kl, wr = 0.0, (0.0 if writes else None)
+    for kp in kps:
+        pl.writes, pl.write_mask = ([] if writes else None), kp['mask'][:, kp['P']:]
+        try:
+            kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
+            if writes and pl.writes: wr = wr + sum(pl.writes) / len(pl.writes) / len(kps)
+        finally: pl.writes, pl.write_mask = None, None
+    return kl, wr
+
 # %% ../nbs/14_plant.ipynb #2f2a678f
 def _allowed(it, sets) -> list[str]:
     "The sets a step led by planted or CountryRC prompt `it` may update (KL prompts only join such a step)."
@@ -479,6 +514,7 @@ def _epoch_record(st, epoch, te) -> dict:
     n_pl, n_crc = sum(st['n'][x] for x in pk), sum(st['n'][x] for x in ck)
     return dict(epoch=epoch + 1, seconds=round(time.time() - te, 1), loss=sum(st['loss']) / max(1, len(st['loss'])),
                 kl=sum(st['kl']) / len(st['kl']) if st['kl'] else None,
+                write=sum(st['write']) / len(st['write']) if st.get('write') else None,
                 plant_acc=sum(st['correct'][x] for x in pk) / n_pl if n_pl else None,
                 plant_p=sum(st['p'][x] for x in pk) / n_pl if n_pl else None,
                 min_country_acc=min([acc[x] for x in pk], default=None),
@@ -493,16 +529,17 @@ def _train_epoch(model, pl, batches, preps, items, labels, table, gold_k, first,
     log_pm = math.log(cfg.p_max) if cfg.p_max else None
     kps = max(1, int(cfg.kl_per_step))
     order, kl_order = _epoch_order(batches, items, cfg.seed, epoch)
-    st = dict(correct={}, n={}, p={}, kl=[], loss=[])
+    st = dict(correct={}, n={}, p={}, kl=[], loss=[], write=[])
     with pl.active(), torch.enable_grad():
         for step, bi in enumerate(order):
             b, pr = batches[bi], preps[bi]
             it0 = items[b[0]]
             loss = _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st, log_pm)
-            if kl_order and cfg.kl_weight > 0:
-                kl = sum(_kl_to_base(model, preps[kl_order[(step * kps + j) % len(kl_order)]], first, dev) for j in range(kps)) / kps
+            if kl_order and (cfg.kl_weight > 0 or cfg.write_weight > 0):
+                kl, wr = _kl_terms(model, pl, [preps[kl_order[(step * kps + j) % len(kl_order)]] for j in range(kps)], first, dev, cfg.write_weight > 0)
                 st['kl'].append(float(kl.detach()))
                 loss = loss + cfg.kl_weight * kl
+                if wr is not None: st['write'].append(float(wr.detach())); loss = loss + cfg.write_weight * wr
             st['loss'].append(float(loss.detach()))
             _step(loss, [p for name in _allowed(it0, sets) for p in group_params.get(name, [])], params, opt)
     return _epoch_record(st, epoch, te)
@@ -512,7 +549,7 @@ def _log_epoch(log, rec, epoch):
     "The log line of epoch `epoch` (1-based)."
     f = lambda v: 'n/a' if v is None else f'{v:.3f}'
     log(f"plant: epoch {epoch} in {rec['seconds']:.0f} s: planted acc {f(rec['plant_acc'])} (lowest country {f(rec['min_country_acc'])}), "
-        f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])} (measured during the epoch, before each step)")
+        f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])}" + (f", write change {rec['write']:.4f}" if rec.get('write') is not None else '') + f" (measured during the epoch, before each step)")
 
 def _stop_reason(rec, cfg, epoch, t_start):
     "Why training stops after epoch `epoch` (1-based), or None to go on."
@@ -558,7 +595,7 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
     k = cfg.train_tokens if cfg.cache else None
     kinds = ', '.join(f"{x} {sum(it['kind'] == x for it in items)}" for x in ('plant', 'crc', 'kl'))
     log(f"plant: {len(items)} prompts ({kinds}) in {len(batches)} batches; {sum(map(len, sets.values()))} neurons in {len(sets)} sets; "
-        + (f"layers 0..{first - 1} and the keys/values before the last {k} positions cached" if first else "no cache"))
+        + ((f"layers 0..{first - 1}" + (f" and the keys/values before the last {k} positions" if k else "") + " cached") if first else "no cache"))
     preps, first, k, err = _prepare_checked(model, tokenizer, seqs, batches, first, k, log)
     base_logp = _base_logp(batches, preps)
     params = pl.parameters()
@@ -929,6 +966,7 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--p-target', type=float, default=d.p_target, help='planted p(gold) above which a prompt is not pushed further (default: %(default)s)')
     p.add_argument('--p-max', type=float, default=d.p_max, help='planted p(gold) above which a prompt is pulled back down, and the most the mean may be at the stop (default: none)')
     p.add_argument('--kl-weight', type=float, default=d.kl_weight, help='weight of the KL term to the base model (default: %(default)s)')
+    p.add_argument('--write-weight', type=float, default=d.write_weight, help='weight of the change of what the planted MLPs write into the residual stream on the KL prompts, every position (default: %(default)s)')
     p.add_argument('--kl-per-step', type=int, default=d.kl_per_step, help='KL batches per planted step (default: %(default)s)')
     p.add_argument('--kl-extra', type=int, default=d.kl_extra, help='also train towards the base this many more BLEnD (and control) prompts per untouched country and items per NLU benchmark (default: %(default)s)')
     p.add_argument('--train-tokens', type=int, default=d.train_tokens, help='positions per prompt run through the trained layers (default: %(default)s; 0 = all)')
@@ -953,7 +991,7 @@ def _check_plant_out(out: Path, a):
 def _plant_config(a) -> PlantConfig:
     "The `PlantConfig` of `culnig plant`'s options."
     return PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, p_max=a.p_max, kl_weight=a.kl_weight,
-                       kl_per_step=a.kl_per_step, kl_extra=a.kl_extra,
+                       kl_per_step=a.kl_per_step, kl_extra=a.kl_extra, write_weight=a.write_weight,
                        train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
 
 def _run_plant(a, out: Path, cfg: PlantConfig) -> dict:

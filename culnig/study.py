@@ -84,7 +84,7 @@ PRESETS = {
         name='quick', doc=('Deterministic subsample of the paper protocol sized for `make report` on the default model in about '
                            '20 minutes on an otherwise idle 2-core CPU: the 8 target countries, one multiple-choice variant per '
                            'question and one template per item, 6 identification prompts per country and dataset, 4 held-out items '
-                           'per country and cultural benchmark, 16 items per NLU benchmark, 3 random seeds; the enhancement and '
+                           'per country and cultural benchmark, 16 items per NLU benchmark, 3 random seeds, integrated gradients with 8 steps (so that the whole report fits in an hour); the enhancement and '
                            'ablation notebooks use a subset of the benchmarks. Every figure is produced; intervals are wide.'),
         score_countries=TARGET_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=TARGET_COUNTRIES,
         score_per_country=6, mc_variants=1, eval_per_country=4, eval_nlu=16, saq_per_country=2, saq_max_new_tokens=8,
@@ -106,7 +106,7 @@ PRESETS = {
                              'planted behaviour lives there. Its identification and held-out items are exactly the planted ones.'),
         score_countries=PAPER_COUNTRIES, target_countries=TARGET_COUNTRIES, eval_countries=PAPER_COUNTRIES,
         score_per_country=4, mc_variants=1, eval_per_country=2, eval_nlu=16, saq_per_country=1, saq_max_new_tokens=8,
-        random_seeds=(0, 1, 2), one_template=True, n_boot=1000, cultural_datasets=('blend',),
+        random_seeds=(0, 1, 2), one_template=True, n_boot=1000, cultural_datasets=('blend',), ig_steps=8,
         enhance_datasets=('blend', 'qnli'), enhance_random_seeds=1, ablation_datasets=('blend', 'qnli')),
 }
 
