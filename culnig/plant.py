@@ -153,7 +153,7 @@ class Planting:
 
 # %% ../nbs/14_plant.ipynb #f1dca6e4
 def _write_change(pl, module, x, out, cols, base):
-    "Relative squared change of `module`'s (a down_proj) output caused by the planted neurons, mean over positions (see above)."
+    "Relative squared change of `module`'s (a down_proj) output caused by the planted neurons, over the real positions (see above)."
     W, rows_change, cols_change = module.weight, 0, 0
     for idx, d, gi in cols:
         g, i = pl.groups[gi], idx.to(x.device)
@@ -337,8 +337,20 @@ class PlantConfig:
     train_tokens: int | None = 8   # with the cache: only the last positions go through the trained layers; earlier ones keep the base model's keys/values (None: all)
     seed: int = 0
 
+    def __post_init__(self):
+        "Refuse settings that cannot train, with the option to change."
+        bad = []
+        if not 0 < self.p_target < 1: bad.append(f'p_target must lie in (0, 1); got {self.p_target}')
+        if self.p_max is not None and not self.p_target <= self.p_max <= 1:
+            bad.append(f'p_max must lie between p_target ({self.p_target}) and 1; got {self.p_max}')
+        if self.kl_per_step < 1: bad.append(f'kl_per_step must be at least 1; got {self.kl_per_step}')
+        if self.kl_extra < 0: bad.append(f'kl_extra must be 0 or more; got {self.kl_extra}')
+        if self.kl_weight < 0 or self.write_weight < 0: bad.append(f'kl_weight and write_weight must be 0 or more; got {self.kl_weight}, {self.write_weight}')
+        if bad: raise PlantError('; '.join(bad) + '.')
+
     def params(self) -> dict: return dict(self.__dict__)
 
+# %% ../nbs/14_plant.ipynb #1ef0726a
 def _option_ids(tokenizer, records):
     from culnig.evaluation import option_table
     return option_table(tokenizer, records)
@@ -1021,8 +1033,8 @@ def main_plant(argv: list[str] | None = None) -> int:
     a = plant_parser().parse_args(argv)
     out = Path(a.out)
     _check_plant_out(out, a)
+    cfg = _plant_config(a)                  # refuses bad settings before anything is made
     out.mkdir(parents=True, exist_ok=True)
-    cfg = _plant_config(a)
     def stop(signum, frame): raise KeyboardInterrupt
     old = signal.signal(signal.SIGTERM, stop)
     try: res = _run_plant(a, out, cfg)

@@ -25,6 +25,14 @@ def test_cli_refuses_to_overwrite(tmp_path):
     assert r.returncode == 2 and '--resume' in r.stderr, r.stderr
 
 
+def test_cli_refuses_bad_settings(tmp_path):
+    "A ceiling below the target is refused with the option's name, before a folder is made or a model loaded."
+    out = tmp_path/'p'
+    r = _run('plant', '--out', str(out), '--p-target', '0.8', '--p-max', '0.7')
+    assert r.returncode != 0 and 'p_max must lie between p_target (0.8) and 1' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not out.exists()
+
+
 def test_load_plan_errors(tmp_path):
     with pytest.raises(plant.CulnigError, match='No plan at'): plant.load_plan(tmp_path)
 
