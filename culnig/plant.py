@@ -23,11 +23,11 @@ _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.pla
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'KL_LABELS',
-           'HELD_OUT_LABELS', 'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers',
-           'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict',
-           'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting', 'write_planted',
-           'plant_parser', 'main_plant', 'load_plan', 'load_planted']
+           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'PlantError',
+           'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers', 'prepare_batch', 'batch_logits',
+           'PlantConfig', 'plant_items', 'train_planting', 'predict', 'agreement_table', 'plan_records',
+           'changed_outside', 'plant_model', 'measure_planting', 'write_planted', 'plant_parser', 'main_plant',
+           'load_plan', 'load_planted']
 
 # %% ../nbs/14_plant.ipynb #307c6034
 class PlantError(CulnigError, ValueError):
@@ -355,6 +355,10 @@ def _option_ids(tokenizer, records):
     from culnig.evaluation import option_table
     return option_table(tokenizer, records)
 
+def _gold_index(records) -> list[int]:
+    "Per record: the index of its label among its options (-1 when the label is not an option)."
+    return [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
+
 def _batches(items: list[dict], lengths, batch_size: int) -> list[list[int]]:
     "Batches of item indices: one kind (and for planted prompts one country) per batch, prompts of similar length together."
     groups = {}
@@ -407,8 +411,7 @@ def _encode_items(tokenizer, items, batch_size):
     lengths = [len(s) for s in seqs]
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] if it['kind'] != 'kl' else 0 for it, r in zip(items, records)])
     table = _option_ids(tokenizer, records)
-    gold_k = torch.tensor([list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1
-                           for r in records])
+    gold_k = torch.tensor(_gold_index(records))
     batches = _batches(items, lengths, batch_size)
     return seqs, lengths, labels, table, gold_k, batches
 
@@ -682,7 +685,7 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
             pgold[i] = float(p[j, labels[i]])
             paper[i] = float(top[j] == labels[i])
             q[i] = _option_distribution(sc[j])
-    gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
+    gold = _gold_index(records)
     out = dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)], p=pgold, paper=paper, q=q)
     if capture: out['states'] = caught
     return out
@@ -711,8 +714,14 @@ def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
     return pd.DataFrame(rows).set_index('group')
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
-HELD_OUT = ('untouched_heldout', 'untouched_heldout_more', 'control_untouched', 'crc_heldout', 'nlu')   # measured, never trained
-KL_RECORDS = ('control', 'untouched', 'untouched_extra', 'nlu_kl')      # trained towards the base model's own output
+# measured, never trained: {records key: the group's name in the agreement table}
+HELD_OUT = {'untouched_heldout': 'untouched countries, never trained',
+            'untouched_heldout_more': 'more untouched-country held-out prompts, never trained',
+            'control_untouched': 'control prompts of untouched countries, never trained',
+            'crc_heldout': 'CountryRC held-out, never trained', 'nlu': 'NLU benchmarks, never trained'}
+# trained towards the base model's own output: {records key: the group's name}
+KL_RECORDS = {'control': 'control prompts of the planted items', 'untouched': 'untouched countries, trained towards the base',
+              'untouched_extra': 'more untouched-country prompts, trained towards the base', 'nlu_kl': 'NLU prompts, trained towards the base'}
 PLANTED_PRESET = 'planted'     # the culnig.study preset whose identification and evaluation prompts the plan plants
 HELDOUT_MORE = 8               # extra never-trained held-out BLEnD prompts per untouched country, for the side effects
 
@@ -862,18 +871,13 @@ def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
     table = _option_ids(tokenizer, records)
     sc = option_scores(logp, table)
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
-    gold = [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
+    gold = _gold_index(records)
     pred = sc.argmax(-1).tolist()
     q = [_option_distribution(sc[j]) for j in range(len(records))]
     return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
                 p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist(), q=q)
 
 # %% ../nbs/14_plant.ipynb #a102aa50
-KL_LABELS = ('control prompts of the planted items', 'untouched countries, trained towards the base',
-             'more untouched-country prompts, trained towards the base', 'NLU prompts, trained towards the base')
-HELD_OUT_LABELS = ('untouched countries, never trained', 'more untouched-country held-out prompts, never trained',
-                   'control prompts of untouched countries, never trained', 'CountryRC held-out, never trained', 'NLU benchmarks, never trained')
-
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
                      log: Callable = print):
     """Accuracy (option metric), agreement with the base model's answers and mean p(gold) of the planted model (its weights already
@@ -890,12 +894,12 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
     groups = {}
     countries = list(dict.fromkeys(it['country'] for it in items if it['kind'] == 'plant'))
     for c in countries: groups[f'planted: {c}'] = trained('plant', lambda it, c=c: it['country'] == c)
-    for k, label in zip(KL_RECORDS, KL_LABELS):
+    for k, label in KL_RECORDS.items():
         ids = {id(r) for r in records.get(k, [])}
         if ids: groups[label] = trained('kl', lambda it, ids=ids: id(it['record']) in ids)
     groups['CountryRC, planted'] = trained('crc')
     log(f"plant: measured the trained prompts in {time.time() - t0:.0f} s")
-    for key, label in zip(HELD_OUT, HELD_OUT_LABELS):
+    for key, label in HELD_OUT.items():
         recs = list(records.get(key) or [])
         if not recs: continue
         b, st = held[key]
