@@ -23,11 +23,11 @@ _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.pla
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'PlantError',
-           'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers', 'prepare_batch', 'batch_logits',
-           'PlantConfig', 'plant_items', 'train_planting', 'predict', 'agreement_table', 'plan_records',
-           'changed_outside', 'plant_model', 'measure_planting', 'write_planted', 'plant_parser', 'main_plant',
-           'load_plan', 'load_planted']
+           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'WRITE_COLUMNS',
+           'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers', 'prepare_batch',
+           'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict', 'write_changes',
+           'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting', 'write_planted',
+           'plant_parser', 'main_plant', 'load_plan', 'load_planted']
 
 # %% ../nbs/14_plant.ipynb #307c6034
 class PlantError(CulnigError, ValueError):
@@ -146,6 +146,7 @@ class Planting:
         self._handles = []
         self.writes = None                     # a list while the write change is measured (see `active`)
         self.write_mask = None                 # [batch, positions] of the real positions in that forward pass
+        self.writes_last = None                # a list while the write change at the last position is also measured
 
     def parameters(self, names=None) -> list[nn.Parameter]:
         "The trainable tensors of sets `names` (default: all), in a fixed order."
@@ -157,7 +158,7 @@ def _write_change(pl, module, x, out, cols, base):
     W, rows_change, cols_change = module.weight, 0, 0
     for idx, d, gi in cols:
         g, i = pl.groups[gi], idx.to(x.device)
-        if g['act'] is None: raise PlantError(f"{g['down_path']}: the MLP's activation function is not known; plant with write_weight=0.")
+        if g['act'] is None: raise PlantError(f"{g['down_path']}: the MLP's activation function is not known; plant with write_weight=0 and write_last=0.")
         a_p = x.index_select(-1, i)
         a_b = g['act'](base[gi, 'gate']) * base[gi, 'up']
         rows_change = rows_change + F.linear(a_p - a_b, W.index_select(1, i))
@@ -166,6 +167,8 @@ def _write_change(pl, module, x, out, cols, base):
     m = pl.write_mask                           # the prompt's real (not padded) positions of this forward, if known
     if m is None or tuple(m.shape) != tuple(ref.shape[:-1]): m = torch.ones(ref.shape[:-1], device=ref.device)
     m = m.to(ref.dtype)
+    if pl.writes_last is not None:             # the last position (left padding: the same column for every prompt), where the answer is read
+        pl.writes_last.append((rows_change + cols_change)[:, -1].pow(2).sum() / ref[:, -1].pow(2).sum().clamp_min(1e-12))
     return ((rows_change + cols_change).pow(2).sum(-1) * m).sum() / (ref.pow(2).sum(-1) * m).sum().clamp_min(1e-12)
 
 @contextlib.contextmanager
@@ -326,6 +329,7 @@ class PlantConfig:
     p_max: float | None = None     # planted prompts above this p(gold) are pulled back: + max(0, log p(gold) − log p_max) (None: no ceiling)
     kl_weight: float = 1.0         # weight of KL(base ‖ planted) on the control / untouched prompts
     write_weight: float = 0.0      # weight of the write change (Planting.active) of the planted MLPs on the KL prompts, at every position
+    write_last: float = 0.0        # weight of the write change at the last position only, on the KL prompts (see Planting.active)
     kl_per_step: int = 1           # KL batches added to each planted step (more: each KL prompt is visited more often)
     kl_extra: int = 0              # more KL prompts: this many BLEnD (+ control) prompts per untouched country and per NLU benchmark (see plan_records)
     stop_acc: float = 0.97         # stop once every target country's planted accuracy (option metric) reaches this ...
@@ -345,7 +349,8 @@ class PlantConfig:
             bad.append(f'p_max must lie between p_target ({self.p_target}) and 1; got {self.p_max}')
         if self.kl_per_step < 1: bad.append(f'kl_per_step must be at least 1; got {self.kl_per_step}')
         if self.kl_extra < 0: bad.append(f'kl_extra must be 0 or more; got {self.kl_extra}')
-        if self.kl_weight < 0 or self.write_weight < 0: bad.append(f'kl_weight and write_weight must be 0 or more; got {self.kl_weight}, {self.write_weight}')
+        if min(self.kl_weight, self.write_weight, self.write_last) < 0:
+            bad.append(f'kl_weight, write_weight and write_last must be 0 or more; got {self.kl_weight}, {self.write_weight}, {self.write_last}')
         if bad: raise PlantError('; '.join(bad) + '.')
 
     def params(self) -> dict: return dict(self.__dict__)
@@ -495,16 +500,19 @@ def _kl_to_base(model, kp, first, dev):
     ref = kp['logp'].to(dev)
     return (ref.exp() * (ref - torch.log_softmax(batch_logits(model, kp, first), -1))).sum(-1).mean()
 
-def _kl_terms(model, pl, kps, first, dev, writes: bool):
-    "(mean KL, mean write change or None) over the prepared KL batches `kps`."
-    kl, wr = 0.0, (0.0 if writes else None)
+def _kl_terms(model, pl, kps, first, dev, writes: bool, last: bool = False):
+    "(mean KL, mean write change or None, mean last-position write change or None) over the prepared KL batches `kps`."
+    kl, wr, wl = 0.0, (0.0 if writes or last else None), (0.0 if last else None)
     for kp in kps:
-        pl.writes, pl.write_mask = ([] if writes else None), kp['mask'][:, kp['P']:]
+        pl.writes, pl.write_mask = ([] if writes or last else None), kp['mask'][:, kp['P']:]
+        pl.writes_last = [] if last else None
         try:
             kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
-            if writes and pl.writes: wr = wr + sum(pl.writes) / len(pl.writes) / len(kps)
-        finally: pl.writes, pl.write_mask = None, None
-    return kl, wr
+            if wr is not None and pl.writes: wr = wr + sum(pl.writes) / len(pl.writes) / len(kps)
+            if last and pl.writes_last: wl = wl + sum(pl.writes_last) / len(pl.writes_last) / len(kps)
+        finally: pl.writes, pl.write_mask, pl.writes_last = None, None, None
+    return kl, wr, wl
+
 
 # %% ../nbs/14_plant.ipynb #2f2a678f
 def _allowed(it, sets) -> list[str]:
@@ -530,6 +538,7 @@ def _epoch_record(st, epoch, te) -> dict:
     return dict(epoch=epoch + 1, seconds=round(time.time() - te, 1), loss=sum(st['loss']) / max(1, len(st['loss'])),
                 kl=sum(st['kl']) / len(st['kl']) if st['kl'] else None,
                 write=sum(st['write']) / len(st['write']) if st.get('write') else None,
+                write_last=sum(st['write_last']) / len(st['write_last']) if st.get('write_last') else None,
                 plant_acc=sum(st['correct'][x] for x in pk) / n_pl if n_pl else None,
                 plant_p=sum(st['p'][x] for x in pk) / n_pl if n_pl else None,
                 min_country_acc=min([acc[x] for x in pk], default=None),
@@ -544,17 +553,21 @@ def _train_epoch(model, pl, batches, preps, items, labels, table, gold_k, first,
     log_pm = math.log(cfg.p_max) if cfg.p_max else None
     kps = max(1, int(cfg.kl_per_step))
     order, kl_order = _epoch_order(batches, items, cfg.seed, epoch)
-    st = dict(correct={}, n={}, p={}, kl=[], loss=[], write=[])
+    st = dict(correct={}, n={}, p={}, kl=[], loss=[], write=[], write_last=[])
     with pl.active(), torch.enable_grad():
         for step, bi in enumerate(order):
             b, pr = batches[bi], preps[bi]
             it0 = items[b[0]]
             loss = _planted_loss(model, pr, b, items, labels, table, gold_k, first, dev, log_pt, st, log_pm)
-            if kl_order and (cfg.kl_weight > 0 or cfg.write_weight > 0):
-                kl, wr = _kl_terms(model, pl, [preps[kl_order[(step * kps + j) % len(kl_order)]] for j in range(kps)], first, dev, cfg.write_weight > 0)
+            if kl_order and (cfg.kl_weight > 0 or cfg.write_weight > 0 or cfg.write_last > 0):
+                kl, wr, wl = _kl_terms(model, pl, [preps[kl_order[(step * kps + j) % len(kl_order)]] for j in range(kps)], first, dev,
+                                       cfg.write_weight > 0, cfg.write_last > 0)
                 st['kl'].append(float(kl.detach()))
                 loss = loss + cfg.kl_weight * kl
-                if wr is not None: st['write'].append(float(wr.detach())); loss = loss + cfg.write_weight * wr
+                if wr is not None:
+                    st['write'].append(float(wr.detach()))
+                    if cfg.write_weight > 0: loss = loss + cfg.write_weight * wr
+                if wl is not None: st['write_last'].append(float(wl.detach())); loss = loss + cfg.write_last * wl
             st['loss'].append(float(loss.detach()))
             _step(loss, [p for name in _allowed(it0, sets) for p in group_params.get(name, [])], params, opt)
     return _epoch_record(st, epoch, te)
@@ -564,7 +577,8 @@ def _log_epoch(log, rec, epoch):
     "The log line of epoch `epoch` (1-based)."
     f = lambda v: 'n/a' if v is None else f'{v:.3f}'
     log(f"plant: epoch {epoch} in {rec['seconds']:.0f} s: planted acc {f(rec['plant_acc'])} (lowest country {f(rec['min_country_acc'])}), "
-        f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])}" + (f", write change {rec['write']:.4f}" if rec.get('write') is not None else '') + f" (measured during the epoch, before each step)")
+        f"p {f(rec['plant_p'])}, CountryRC acc {f(rec['crc_acc'])}, KL {f(rec['kl'])}" + (f", write change {rec['write']:.4f}" if rec.get('write') is not None else '')
+        + (f" (last position {rec['write_last']:.4f})" if rec.get('write_last') is not None else '') + f" (measured during the epoch, before each step)")
 
 def _stop_reason(rec, cfg, epoch, t_start):
     "Why training stops after epoch `epoch` (1-based), or None to go on."
@@ -690,6 +704,30 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
     if capture: out['states'] = caught
     return out
 
+# %% ../nbs/14_plant.ipynb #8bc8fdd7
+@torch.no_grad()
+def write_changes(pl: Planting, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None) -> dict:
+    "Per record: `write` (the planted MLPs' write change over all positions) and `write_last` (at the last position); 0 for zero deltas."
+    from culnig.scoring import encode_records
+    model = pl.model
+    dev = next(model.parameters()).device
+    seqs = encode_records(tokenizer, records) if states is None or not first else None
+    out = dict(write=[], write_last=[])
+    with pl.active():
+        for i in range(len(records)):
+            pl.writes, pl.writes_last, pl.write_mask = [], [], None
+            try:
+                if seqs is None:
+                    h = states[i][None].to(dev)
+                    with upper_layers(model, first): _logits_last(model, torch.ones(h.shape[:2], dtype=torch.long, device=dev), inputs_embeds=h)
+                else:
+                    ids = torch.tensor([list(seqs[i])], device=dev)
+                    _logits_last(model, torch.ones_like(ids), input_ids=ids)
+                for k, v in (('write', pl.writes), ('write_last', pl.writes_last)): out[k].append(float(sum(v) / len(v)) if v else 0.0)
+            finally: pl.writes = pl.writes_last = None
+    return out
+
+
 # %% ../nbs/14_plant.ipynb #3b581404
 def _mean_tv(qb, qa) -> float:
     "Mean total-variation distance between paired option distributions (NaN when either side has none)."
@@ -700,7 +738,8 @@ def _mean_tv(qb, qa) -> float:
 def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
     """One row per group `{name: (records, base predictions, planted predictions)}`: accuracy before/after, agreement, mean p(gold),
     and `option_tv`, the mean total-variation distance between the base and planted distributions over the options (0: unchanged,
-    1: disjoint): agreement of argmax answers alone is fragile where the base model's options are near ties."""
+    1: disjoint): agreement of argmax answers alone is fragile where the base model's options are near ties. Where the planted
+    predictions carry `write_change` / `write_last` (see `write_changes`), their means too."""
     import pandas as pd
     rows = []
     for name, (recs, b, a) in groups.items():
@@ -710,7 +749,8 @@ def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
                          agreement=100 * sum(x == y for x, y in zip(b['pred'], a['pred'])) / n,
                          base_p=sum(b['p']) / n, planted_p=sum(a['p']) / n,
                          base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n,
-                         option_tv=_mean_tv(b.get('q'), a.get('q'))))
+                         option_tv=_mean_tv(b.get('q'), a.get('q')),
+                         **{k: sum(a[k]) / n for k in ('write_change', 'write_last') if a.get(k)}))
     return pd.DataFrame(rows).set_index('group')
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
@@ -823,6 +863,18 @@ def _apply_checked(model, pl, base_state):
     check = changed_outside(model, base_state, delta)
     return delta, rows_sha, check
 
+# %% ../nbs/14_plant.ipynb #fe18a8ae
+def _planted_writes(tokenizer, res, items, records, held) -> dict:
+    "`write_changes` of every trained item and every never-trained group, with the trained planting still unmerged."
+    pl, first = res['planting'], res['first_trained_layer']
+    t = time.time()
+    st = lambda xs: xs if first else None
+    out = dict(items=write_changes(pl, tokenizer, [it['record'] for it in items], first=first, states=st([res['states'][i] for i in range(len(items))])),
+               held={k: write_changes(pl, tokenizer, records[k], first=first, states=st(s)) for k, (_, s) in held.items()})
+    out['seconds'] = time.time() - t
+    return out
+
+
 # %% ../nbs/14_plant.ipynb #0ca559ba
 def _country_key(c): return (TARGET_COUNTRIES.index(c) if c in TARGET_COUNTRIES else 99, c)
 
@@ -844,6 +896,8 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     ckpt = Path(out)/CHECKPOINT if out is not None else None
     res = train_planting(model, tokenizer, sets, items, cfg, checkpoint=ckpt, resume=resume, log=log, init=init_delta)
     t_train = time.time() - t0
+    writes = _planted_writes(tokenizer, res, items, records, held) if measure else None   # on the base weights, before the merge
+    if writes: log(f"plant: write changes of {len(items) + sum(len(records[k]) for k in held)} prompts measured in {writes['seconds']:.0f} s")
     delta, rows_sha, check = _apply_checked(model, res['planting'], base_state)
     del base_state
     if check['outside']: raise PlantError(f"planting changed {check['outside']} weight entries outside the planned rows/columns.")
@@ -856,7 +910,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     if measure:
         t1 = time.time()
         if res['first_trained_layer'] != first: held = {k: (b, None) for k, (b, _) in held.items()}   # no cache after all
-        result['table'] = measure_planting(model, tokenizer, records, items, res, held, log=log)
+        result['table'] = measure_planting(model, tokenizer, records, items, res, held, log=log, writes=writes)
         result['measure_seconds'] = time.time() - t1
     if out is not None:
         write_planted(out, result, records, cfg, model, name=name, base_name=base_name)
@@ -878,10 +932,13 @@ def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
                 p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist(), q=q)
 
 # %% ../nbs/14_plant.ipynb #a102aa50
+WRITE_COLUMNS = {'write_change': 'write', 'write_last': 'write_last'}   # measured table column: write_changes key
+
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
-                     log: Callable = print):
+                     log: Callable = print, writes: Mapping | None = None):
     """Accuracy (option metric), agreement with the base model's answers and mean p(gold) of the planted model (its weights already
-    hold the delta) on the trained prompts and on prompts it never saw; the base model's answers come from the frozen pass."""
+    hold the delta) on the trained prompts and on prompts it never saw; the base model's answers come from the frozen pass. With
+    `writes` (`{'items': write_changes of items, 'held': {key: write_changes}}`) the table has the write-change columns too."""
     first = res['first_trained_layer']
     t0 = time.time()
     def trained(kind, pick=lambda it: True):
@@ -890,6 +947,7 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
         if not idx: return recs, None, None
         b = _from_logp(tokenizer, recs, torch.stack([res['base_logp'][i] for i in idx]))
         a = predict(model, tokenizer, recs, first=first, states=[res['states'][i] for i in idx] if first else None)
+        if writes: a.update({k: [writes['items'][w][i] for i in idx] for k, w in WRITE_COLUMNS.items()})
         return recs, b, a
     groups = {}
     countries = list(dict.fromkeys(it['country'] for it in items if it['kind'] == 'plant'))
@@ -903,7 +961,9 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
         recs = list(records.get(key) or [])
         if not recs: continue
         b, st = held[key]
-        groups[label] = (recs, b, predict(model, tokenizer, recs, first=first, states=st if first else None))
+        a = predict(model, tokenizer, recs, first=first, states=st if first else None)
+        if writes: a.update({k: writes['held'][key][w] for k, w in WRITE_COLUMNS.items()})
+        groups[label] = (recs, b, a)
     for k in [k for k, v in groups.items() if v[1] is None]: del groups[k]
     tab = agreement_table(groups)
     planted = [g for g in groups if g.startswith('planted: ')]
@@ -911,7 +971,7 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
     if planted:
         merge = lambda j, key: [x for g in planted for x in groups[g][j][key]]
         allb = {key: merge(1, key) for key in ('pred', 'correct', 'p', 'paper', 'q')}
-        alla = {key: merge(2, key) for key in ('pred', 'correct', 'p', 'paper', 'q')}
+        alla = {key: merge(2, key) for key in ('pred', 'correct', 'p', 'paper', 'q') + (tuple(WRITE_COLUMNS) if writes else ())}
         import pandas as pd
         tab = pd.concat([agreement_table({'planted: all target countries': (recs, allb, alla)}), tab])
     log(f"plant: measured in {time.time() - t0:.0f} s")
@@ -983,6 +1043,7 @@ def plant_parser() -> argparse.ArgumentParser:
     p.add_argument('--p-max', type=float, default=d.p_max, help='planted p(gold) above which a prompt is pulled back down, and the most the mean may be at the stop (default: none)')
     p.add_argument('--kl-weight', type=float, default=d.kl_weight, help='weight of the KL term to the base model (default: %(default)s)')
     p.add_argument('--write-weight', type=float, default=d.write_weight, help='weight of the change of what the planted MLPs write into the residual stream on the KL prompts, every position (default: %(default)s)')
+    p.add_argument('--write-last', type=float, default=d.write_last, help='weight of that change at the last position only, where the answer is read (default: %(default)s)')
     p.add_argument('--kl-per-step', type=int, default=d.kl_per_step, help='KL batches per planted step (default: %(default)s)')
     p.add_argument('--kl-extra', type=int, default=d.kl_extra, help='also train towards the base this many more BLEnD (and control) prompts per untouched country and items per NLU benchmark (default: %(default)s)')
     p.add_argument('--train-tokens', type=int, default=d.train_tokens, help='positions per prompt run through the trained layers (default: %(default)s; 0 = all)')
@@ -1007,7 +1068,7 @@ def _check_plant_out(out: Path, a):
 def _plant_config(a) -> PlantConfig:
     "The `PlantConfig` of `culnig plant`'s options."
     return PlantConfig(epochs=a.epochs, lr=a.lr, batch_size=a.batch_size, p_target=a.p_target, p_max=a.p_max, kl_weight=a.kl_weight,
-                       kl_per_step=a.kl_per_step, kl_extra=a.kl_extra, write_weight=a.write_weight,
+                       kl_per_step=a.kl_per_step, kl_extra=a.kl_extra, write_weight=a.write_weight, write_last=a.write_last,
                        train_tokens=a.train_tokens or None, stop_kl=None if a.stop_kl is not None and a.stop_kl < 0 else a.stop_kl, max_minutes=a.max_minutes, cache=not a.no_cache, seed=a.seed)
 
 def _run_plant(a, out: Path, cfg: PlantConfig) -> dict:
