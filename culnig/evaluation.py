@@ -17,14 +17,15 @@ from .intervention import intervene, plan_intervention
 from .models import model_info
 from .scoring import encode_records, plan_batches, left_pad, last_logits
 from .data import LIMIT_HELP
-from .stats import ALL, ITEM_KEYS, METRICS, bootstrap_ci, interval_key, paired_diff
+from .stats import ALL, ITEM_KEYS, record_key, METRICS, bootstrap_ci, interval_key, paired_diff
 
 # %% auto #0
 __all__ = ['SAQ_NORMALISERS', 'DEFAULT_MAX_NEW_TOKENS', 'PAPER_MAX_NEW_TOKENS', 'GENERATIONS', 'RESULT_FILES', 'CHECKPOINT_DIR',
-           'option_token_ids', 'option_table', 'option_scores', 'alignment_score', 'scale_of', 'tokens', 'normalise',
-           'saq_normaliser', 'normaliser_info', 'saq_match', 'classify', 'generation_info', 'generate_answers',
-           'summarize', 'EvalResult', 'load_results', 'record_hash', 'evaluate', 'compare', 'random_baseline',
-           'cross_culture_matrix', 'evaluate_parser', 'main_evaluate', 'main_compare']
+           'option_token_ids', 'option_table', 'option_scores', 'gold_option_index', 'option_probabilities',
+           'alignment_score', 'scale_of', 'tokens', 'normalise', 'saq_normaliser', 'normaliser_info', 'saq_match',
+           'classify', 'generation_info', 'generate_answers', 'summarize', 'EvalResult', 'load_results', 'record_hash',
+           'evaluate', 'compare', 'random_baseline', 'cross_culture_matrix', 'evaluate_parser', 'main_evaluate',
+           'main_compare']
 
 # %% ../nbs/09_evaluation.ipynb #283fcffd
 def option_token_ids(tokenizer, option: str) -> list[int]:
@@ -59,6 +60,21 @@ def option_scores(logits: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     B, K, V = table.shape
     got = logits.gather(1, table.clamp(min=0).reshape(B, K * V).to(logits.device)).reshape(B, K, V)
     return got.masked_fill(table.to(logits.device) < 0, float('-inf')).amax(-1)
+
+# %% ../nbs/09_evaluation.ipynb #75bcd61e
+def gold_option_index(records: Sequence[dict]) -> list[int]:
+    "Per record: the index of its label (as a string) among its options, or -1 when the label is not an option."
+    out = []
+    for r in records:
+        opts = [str(o) for o in r.get('options') or []]
+        out.append(opts.index(str(r['label'])) if str(r['label']) in opts else -1)
+    return out
+
+def option_probabilities(scores: torch.Tensor) -> torch.Tensor:
+    "`[B, K]` softmax over each row's finite option scores (`option_scores`); 0 where a record lacks the option, all 0 if it has none."
+    fin = torch.isfinite(scores)
+    return torch.softmax(scores.masked_fill(~fin, -1e30), -1) * fin.any(-1, keepdim=True)
+
 
 # %% ../nbs/09_evaluation.ipynb #6099bbcd
 def alignment_score(pred: str, gold, lo: int, hi: int) -> float:
@@ -233,7 +249,7 @@ def _option_picks(logits: torch.Tensor, table: torch.Tensor, gold_k: torch.Tenso
     sc = option_scores(logits, table).cpu()
     has = torch.isfinite(sc).any(-1)
     pred_opt = torch.where(has, sc.argmax(-1), -1)
-    prob = torch.softmax(sc.masked_fill(~torch.isfinite(sc), -1e30), -1)
+    prob = option_probabilities(sc)
     gk = gold_k
     p_gold = torch.where((gk >= 0) & has, prob.gather(1, gk.clamp(min=0)[:, None])[:, 0], float('nan'))
     return pred_ids, pred_opt, p_gold
@@ -269,8 +285,7 @@ def classify(model, tokenizer, records: Sequence[dict], *, batch_tokens: int = 8
     table = option_table(tokenizer, records)
     pred_ids = torch.empty(n, dtype=torch.long); pred_opt = torch.full((n,), -1, dtype=torch.long)
     p_gold = torch.full((n,), float('nan'))
-    gold_k = torch.tensor([list(r.get('options') or []).index(r['label']) if r['label'] in (r.get('options') or []) else -1
-                           for r in records])
+    gold_k = torch.tensor(gold_option_index(records))
     device = _device_of(model)
     batches = plan_batches(lengths, batch_tokens, max_batch)
     done = 0
@@ -487,7 +502,7 @@ def _check_keys(records):
     for r in records:
         for f in ('dataset', 'id', 'text'):
             if f not in r: raise CulnigError(f"A record lacks the field {f!r}; build records with culnig.data.build_prompts.")
-        k = (r['dataset'], r.get('country') or '', str(r['id']), str(r.get('instruction_id')))
+        k = record_key(r)
         if k in seen: raise CulnigError(f"Record {k} appears twice; evaluate each (dataset, country, id, instruction_id) once.")
         seen.add(k)
 

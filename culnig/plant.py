@@ -360,10 +360,6 @@ def _option_ids(tokenizer, records):
     from culnig.evaluation import option_table
     return option_table(tokenizer, records)
 
-def _gold_index(records) -> list[int]:
-    "Per record: the index of its label among its options (-1 when the label is not an option)."
-    return [list(r.get('options') or []).index(str(r['label'])) if str(r['label']) in (r.get('options') or []) else -1 for r in records]
-
 def _batches(items: list[dict], lengths, batch_size: int) -> list[list[int]]:
     "Batches of item indices: one kind (and for planted prompts one country) per batch, prompts of similar length together."
     groups = {}
@@ -411,12 +407,13 @@ def _check_items(model, sets, items):
 def _encode_items(tokenizer, items, batch_size):
     "(token ids, lengths, gold label tokens, option table, gold option index, batches) of the training items."
     from culnig.scoring import encode_records, label_token_id
+    from culnig.evaluation import gold_option_index
     records = [it['record'] for it in items]
     seqs = encode_records(tokenizer, records)
     lengths = [len(s) for s in seqs]
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] if it['kind'] != 'kl' else 0 for it, r in zip(items, records)])
     table = _option_ids(tokenizer, records)
-    gold_k = torch.tensor(_gold_index(records))
+    gold_k = torch.tensor(gold_option_index(records))
     batches = _batches(items, lengths, batch_size)
     return seqs, lengths, labels, table, gold_k, batches
 
@@ -655,9 +652,8 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
 # %% ../nbs/14_plant.ipynb #3a4f6a2c
 def _option_distribution(scores: torch.Tensor) -> list[float]:
     "Softmax over one prompt's finite option scores (the options it has), as a list."
-    fin = torch.isfinite(scores)
-    if not fin.any(): return []
-    return torch.softmax(scores[fin].double(), -1).tolist()
+    from culnig.evaluation import option_probabilities
+    return option_probabilities(scores[None].double())[0][torch.isfinite(scores)].tolist()
 
 @torch.no_grad()
 def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None,
@@ -666,7 +662,7 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
     With `states` (per record `[T_i, H]`, the hidden states entering layer `first`) only layers `first`.. run: exact when nothing
     below `first` was changed. `capture=True` also returns those states (for a second, cheaper pass after planting)."""
     from culnig.scoring import encode_records, label_token_id, left_pad, pad_token_id
-    from culnig.evaluation import option_scores
+    from culnig.evaluation import gold_option_index, option_scores
     dev = next(model.parameters()).device
     seqs = encode_records(tokenizer, records)
     table = _option_ids(tokenizer, records)
@@ -699,7 +695,7 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
             pgold[i] = float(p[j, labels[i]])
             paper[i] = float(top[j] == labels[i])
             q[i] = _option_distribution(sc[j])
-    gold = _gold_index(records)
+    gold = gold_option_index(records)
     out = dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)], p=pgold, paper=paper, q=q)
     if capture: out['states'] = caught
     return out
@@ -773,6 +769,7 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
     and, measured only, `untouched_heldout`, `untouched_heldout_more`, `control_untouched`, `crc_heldout`, `nlu` (the preset's NLU items)."""
     from culnig import study
     from culnig.data import build_prompts
+    from culnig.stats import record_key
     cfg = study.get_preset(preset)
     countries = list(countries)
     ident = study.identification_prompts(cfg, tokenizer, countries, root=root)
@@ -785,8 +782,7 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
     ctrl_ev = [r for r in build_prompts('blendcontrol', tokenizer, split='heldout', countries=countries, root=root) if (r['country'], r['id']) in keys]
     crc_held = study.subsample(build_prompts('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
     nlu, _ = study.evaluation_prompts(cfg, tokenizer, list(cfg.nlu_datasets), root=root)
-    key = lambda r: (r['dataset'], r['country'], r['id'], r.get('instruction_id'))
-    used = {key(r) for r in ident + ev + nlu}
+    used = {record_key(r) for r in ident + ev + nlu}
     untouched = [c for c in allc if c not in tset]
     more, _ = study.evaluation_prompts(cfg.replace(eval_per_country=cfg.eval_per_country + HELDOUT_MORE), tokenizer, ['blend'],
                                        countries=untouched, root=root) if untouched else ([], None)
@@ -795,14 +791,14 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
                untouched=[r for r in blend if r['country'] not in tset],
                crc=[r for r in ident if r['dataset'] == 'countryrc'],
                untouched_heldout=[r for r in ev if r['country'] not in tset],
-               untouched_heldout_more=[r for r in more if key(r) not in used],
+               untouched_heldout_more=[r for r in more if record_key(r) not in used],
                control_untouched=[r for r in ctrl if r['country'] not in tset],
                crc_heldout=crc_held, nlu=nlu)
     if kl_extra:
         big = study.identification_prompts(cfg.replace(score_per_country=cfg.score_per_country + kl_extra), tokenizer, countries, root=root)
-        out['untouched_extra'] = [r for r in big if r['dataset'] in ('blend', 'blendcontrol') and r['country'] not in tset and key(r) not in used]
+        out['untouched_extra'] = [r for r in big if r['dataset'] in ('blend', 'blendcontrol') and r['country'] not in tset and record_key(r) not in used]
         nlu_big, _ = study.evaluation_prompts(cfg.replace(eval_nlu=cfg.eval_nlu + kl_extra), tokenizer, list(cfg.nlu_datasets), root=root)
-        out['nlu_kl'] = [r for r in nlu_big if key(r) not in used]
+        out['nlu_kl'] = [r for r in nlu_big if record_key(r) not in used]
     return out
 
 # %% ../nbs/14_plant.ipynb #462ea533
@@ -921,11 +917,11 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
 def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
     "`predict`'s output from stored last-position log-probabilities `[N, V]`."
     from culnig.scoring import label_token_id
-    from culnig.evaluation import option_scores
+    from culnig.evaluation import gold_option_index, option_scores
     table = _option_ids(tokenizer, records)
     sc = option_scores(logp, table)
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
-    gold = _gold_index(records)
+    gold = gold_option_index(records)
     pred = sc.argmax(-1).tolist()
     q = [_option_distribution(sc[j]) for j in range(len(records))]
     return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
@@ -1020,7 +1016,7 @@ def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConf
                 prompts_sha256=sha256_json({k: [[r['dataset'], r['id'], r['country'], r['text'], r['label']] for r in v] for k, v in records.items()}),
                 data_hashes=_benchmark_hashes(plant),
                 history=result['history'], measured=(tab.reset_index().to_dict('records') if tab is not None else None),
-                run=run_metadata())
+                run=run_metadata(torch_threads=torch.get_num_threads()))   # CPU results are bit-identical only at the same thread count
     (out/PROVENANCE_FILE).write_text(json.dumps(prov, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return out
 

@@ -11,10 +11,10 @@ import pandas as pd
 from .core import UnknownName, stable_seed
 
 # %% auto #0
-__all__ = ['ITEM_KEYS', 'ALL', 'METRICS', 'METRIC_COLUMNS', 'GROUP_MEAN', 'item_uid', 'metric_column', 'interval_key',
-           'bootstrap_means', 'percentile_interval', 'bootstrap_ci', 'mcnemar_p', 'paired_p', 'paired_diff',
-           'stratified_diff', 'accuracy_table', 'paired_table', 'versus_random', 'cross_culture_row', 'pp', 'verdict',
-           'versus_lines']
+__all__ = ['ITEM_KEYS', 'ALL', 'METRICS', 'METRIC_COLUMNS', 'GROUP_MEAN', 'record_key', 'item_uid', 'metric_column',
+           'interval_key', 'bootstrap_means', 'percentile_interval', 'bootstrap_ci', 'mcnemar_p', 'paired_p',
+           'paired_diff', 'stratified_diff', 'accuracy_table', 'paired_table', 'versus_random', 'cross_culture_row',
+           'pp', 'verdict', 'versus_lines']
 
 # %% ../nbs/09a_stats.ipynb #b4e2091f
 ITEM_KEYS = ('dataset', 'country', 'id', 'instruction_id')     # one evaluated item
@@ -27,6 +27,10 @@ METRICS = {'accuracy_paper': 'correct_paper', 'accuracy_restricted': 'correct_re
 METRIC_COLUMNS = {'correct_paper': 'paper', 'correct_restricted': 'options', 'correct_saq': 'saq', 'alignment': 'alignment'}  # item column -> study name
 
 GROUP_MEAN = {'cultural': 'cultural (mean)', 'nlu': 'nlu (mean)'}
+
+def record_key(record: dict) -> tuple[str, ...]:
+    "A prompt record's identity: its `ITEM_KEYS` fields as strings ('' where missing), the same for the record and its evaluated row."
+    return tuple('' if record.get(k) is None else str(record[k]) for k in ITEM_KEYS)
 
 def item_uid(items: pd.DataFrame) -> pd.Series:
     "One string per row naming its item: the `ITEM_KEYS` columns joined by '/'."
