@@ -11,8 +11,8 @@ import torch
 from .core import CulnigError, UnknownName, cache_dir, sha256_file
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'DELTA_FILE', 'PLAN_FILE', 'PROVENANCE_FILE', 'EmbeddedModel',
-           'planted_delta', 'planted_base', 'ModelNotInstalled', 'ModelUnavailable', 'is_installed',
+__all__ = ['DEFAULT_MODEL', 'EMBEDDED_MODELS', 'PLANTED_MODELS', 'DELTA_FILE', 'PLAN_FILE', 'PROVENANCE_FILE', 'DELTA_META_KEY',
+           'EmbeddedModel', 'planted_delta', 'planted_base', 'ModelNotInstalled', 'ModelUnavailable', 'is_installed',
            'not_installed_error', 'embedded_gguf', 'gguf_sha256', 'atomic_dir', 'converted_dir', 'convert_gguf',
            'resolve', 'resolve_device', 'source_folder', 'load_tokenizer', 'load_config', 'load_model', 'model_source',
            'model_info', 'DeltaMismatch', 'planted_dir', 'plan_path', 'load_plan', 'delta_base_sha256', 'apply_delta',
@@ -471,21 +471,28 @@ def apply_delta(model, delta, base_rows_sha256: str | None = None):
     return model
 
 # %% ../nbs/01_models.ipynb #2b4a3ccc
+DELTA_META_KEY = 'culnig'      # the delta file's one metadata entry: the JSON of the metadata dict, keys sorted
+
 def save_delta(delta, path, metadata: dict | None = None) -> Path:
-    "Write a delta as safetensors (atomically)."
+    "Write a delta as safetensors (atomically; the same tensors and metadata give the same bytes)."
     from safetensors.torch import save_file
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
-    save_file({k: v.contiguous() for k, v in delta.items()}, str(tmp), metadata=dict(metadata or {}))
+    meta = {DELTA_META_KEY: json.dumps({str(k): str(v) for k, v in (metadata or {}).items()}, sort_keys=True)}
+    save_file({k: v.contiguous() for k, v in delta.items()}, str(tmp), metadata=meta)
     os.replace(tmp, path)
     return path
 
+
 # %% ../nbs/01_models.ipynb #0e249451
 def load_delta(path) -> tuple[dict, dict]:
-    "(tensors, metadata) of a delta file."
+    "(tensors, metadata) of a delta file (also one written before the metadata was a single entry)."
     from safetensors import safe_open
     with safe_open(str(path), framework='pt') as f:
-        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+        meta = dict(f.metadata() or {})
+        if set(meta) == {DELTA_META_KEY}: meta = json.loads(meta[DELTA_META_KEY])
+        return {k: f.get_tensor(k) for k in f.keys()}, meta
+
 
 # %% ../nbs/01_models.ipynb #709f5414
 def load_planted(name_or_path, **load_kw):
