@@ -70,6 +70,8 @@ def gold_option_index(records: Sequence[dict]) -> list[int]:
         out.append(opts.index(str(r['label'])) if str(r['label']) in opts else -1)
     return out
 
+
+# %% ../nbs/09_evaluation.ipynb #0d11d2c6
 def option_probabilities(scores: torch.Tensor) -> torch.Tensor:
     "`[B, K]` softmax over each row's finite option scores (`option_scores`); 0 where a record lacks the option, all 0 if it has none."
     fin = torch.isfinite(scores)

@@ -11,7 +11,7 @@ import pandas as pd
 from .core import UnknownName, stable_seed
 
 # %% auto #0
-__all__ = ['ITEM_KEYS', 'ALL', 'METRICS', 'METRIC_COLUMNS', 'GROUP_MEAN', 'record_key', 'item_uid', 'metric_column',
+__all__ = ['ITEM_KEYS', 'ALL', 'METRICS', 'METRIC_COLUMNS', 'GROUP_MEAN', 'item_uid', 'record_key', 'metric_column',
            'interval_key', 'bootstrap_means', 'percentile_interval', 'bootstrap_ci', 'mcnemar_p', 'paired_p',
            'paired_diff', 'stratified_diff', 'accuracy_table', 'paired_table', 'versus_random', 'cross_culture_row',
            'pp', 'verdict', 'versus_lines']
@@ -28,15 +28,17 @@ METRIC_COLUMNS = {'correct_paper': 'paper', 'correct_restricted': 'options', 'co
 
 GROUP_MEAN = {'cultural': 'cultural (mean)', 'nlu': 'nlu (mean)'}
 
-def record_key(record: dict) -> tuple[str, ...]:
-    "A prompt record's identity: its `ITEM_KEYS` fields as strings ('' where missing), the same for the record and its evaluated row."
-    return tuple('' if record.get(k) is None else str(record[k]) for k in ITEM_KEYS)
-
 def item_uid(items: pd.DataFrame) -> pd.Series:
     "One string per row naming its item: the `ITEM_KEYS` columns joined by '/'."
     out = items[ITEM_KEYS[0]].astype(str)
     for k in ITEM_KEYS[1:]: out = out + '/' + items[k].astype(str)
     return out
+
+# %% ../nbs/09a_stats.ipynb #1ceb2256
+def record_key(record: dict) -> tuple[str, ...]:
+    "A prompt record's identity: its `ITEM_KEYS` fields as strings ('' where missing), the same for the record and its evaluated row."
+    return tuple('' if record.get(k) is None else str(record[k]) for k in ITEM_KEYS)
+
 
 # %% ../nbs/09a_stats.ipynb #09d1bcf3
 def metric_column(metric: str) -> str:
