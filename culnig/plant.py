@@ -23,7 +23,7 @@ _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.pla
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT', 'WRITE_COLUMNS',
+           'DEFAULT_DEPTH', 'WRITE_COLUMNS', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT',
            'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers', 'prepare_batch',
            'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict', 'write_changes',
            'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting', 'write_planted',
@@ -167,9 +167,10 @@ def _write_change(pl, module, x, out, cols, base):
     m = pl.write_mask                           # the prompt's real (not padded) positions of this forward, if known
     if m is None or tuple(m.shape) != tuple(ref.shape[:-1]): m = torch.ones(ref.shape[:-1], device=ref.device)
     m = m.to(ref.dtype)
+    change = rows_change + cols_change
     if pl.writes_last is not None:             # the last position (left padding: the same column for every prompt), where the answer is read
-        pl.writes_last.append((rows_change + cols_change)[:, -1].pow(2).sum() / ref[:, -1].pow(2).sum().clamp_min(1e-12))
-    return ((rows_change + cols_change).pow(2).sum(-1) * m).sum() / (ref.pow(2).sum(-1) * m).sum().clamp_min(1e-12)
+        pl.writes_last.append(change[:, -1].pow(2).sum() / ref[:, -1].pow(2).sum().clamp_min(1e-12))
+    return (change.pow(2).sum(-1) * m).sum() / (ref.pow(2).sum(-1) * m).sum().clamp_min(1e-12)
 
 @contextlib.contextmanager
 def _active(self: Planting):
@@ -193,6 +194,15 @@ def _active(self: Planting):
     with hooked([(mod, add(rows, cols)) for mod, rows, cols in by_mod.values()]): yield self
 
 Planting.active = _active
+
+@contextlib.contextmanager
+def _measuring(self: Planting, mask=None, last: bool = False):
+    "Context manager: measure the write changes of the forward passes inside it; yields the lists they are appended to (all positions, last position or None)."
+    self.writes, self.writes_last, self.write_mask = [], ([] if last else None), mask
+    try: yield self.writes, self.writes_last
+    finally: self.writes, self.writes_last, self.write_mask = None, None, None
+
+Planting.measuring = _measuring
 
 # %% ../nbs/14_plant.ipynb #7a504286
 @torch.no_grad()
@@ -501,13 +511,13 @@ def _kl_terms(model, pl, kps, first, dev, writes: bool, last: bool = False):
     "(mean KL, mean write change or None, mean last-position write change or None) over the prepared KL batches `kps`."
     kl, wr, wl = 0.0, (0.0 if writes or last else None), (0.0 if last else None)
     for kp in kps:
-        pl.writes, pl.write_mask = ([] if writes or last else None), kp['mask'][:, kp['P']:]
-        pl.writes_last = [] if last else None
-        try:
+        if wr is None:
             kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
-            if wr is not None and pl.writes: wr = wr + sum(pl.writes) / len(pl.writes) / len(kps)
-            if last and pl.writes_last: wl = wl + sum(pl.writes_last) / len(pl.writes_last) / len(kps)
-        finally: pl.writes, pl.write_mask, pl.writes_last = None, None, None
+            continue
+        with pl.measuring(kp['mask'][:, kp['P']:], last) as (ws, wls):
+            kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
+        if ws: wr = wr + sum(ws) / len(ws) / len(kps)
+        if last and wls: wl = wl + sum(wls) / len(wls) / len(kps)
     return kl, wr, wl
 
 
@@ -701,26 +711,26 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
     return out
 
 # %% ../nbs/14_plant.ipynb #8bc8fdd7
+WRITE_COLUMNS = ('write_change', 'write_last')   # write_changes' keys: the measured table's write-change columns
+
 @torch.no_grad()
 def write_changes(pl: Planting, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None) -> dict:
-    "Per record: `write` (the planted MLPs' write change over all positions) and `write_last` (at the last position); 0 for zero deltas."
+    "Per record: `write_change` (the planted MLPs' write change over all positions) and `write_last` (at the last position); 0 for zero deltas."
     from culnig.scoring import encode_records
     model = pl.model
     dev = next(model.parameters()).device
     seqs = encode_records(tokenizer, records) if states is None or not first else None
-    out = dict(write=[], write_last=[])
+    out = {k: [] for k in WRITE_COLUMNS}
     with pl.active():
         for i in range(len(records)):
-            pl.writes, pl.writes_last, pl.write_mask = [], [], None
-            try:
+            with pl.measuring(last=True) as measured:
                 if seqs is None:
                     h = states[i][None].to(dev)
                     with upper_layers(model, first): _logits_last(model, torch.ones(h.shape[:2], dtype=torch.long, device=dev), inputs_embeds=h)
                 else:
                     ids = torch.tensor([list(seqs[i])], device=dev)
                     _logits_last(model, torch.ones_like(ids), input_ids=ids)
-                for k, v in (('write', pl.writes), ('write_last', pl.writes_last)): out[k].append(float(sum(v) / len(v)) if v else 0.0)
-            finally: pl.writes = pl.writes_last = None
+            for k, v in zip(WRITE_COLUMNS, measured): out[k].append(float(sum(v) / len(v)) if v else 0.0)
     return out
 
 
@@ -746,7 +756,7 @@ def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
                          base_p=sum(b['p']) / n, planted_p=sum(a['p']) / n,
                          base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n,
                          option_tv=_mean_tv(b.get('q'), a.get('q')),
-                         **{k: sum(a[k]) / n for k in ('write_change', 'write_last') if a.get(k)}))
+                         **{k: sum(a[k]) / n for k in WRITE_COLUMNS if a.get(k)}))
     return pd.DataFrame(rows).set_index('group')
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
@@ -928,8 +938,6 @@ def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
                 p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist(), q=q)
 
 # %% ../nbs/14_plant.ipynb #a102aa50
-WRITE_COLUMNS = {'write_change': 'write', 'write_last': 'write_last'}   # measured table column: write_changes key
-
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
                      log: Callable = print, writes: Mapping | None = None):
     """Accuracy (option metric), agreement with the base model's answers and mean p(gold) of the planted model (its weights already
@@ -943,7 +951,7 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
         if not idx: return recs, None, None
         b = _from_logp(tokenizer, recs, torch.stack([res['base_logp'][i] for i in idx]))
         a = predict(model, tokenizer, recs, first=first, states=[res['states'][i] for i in idx] if first else None)
-        if writes: a.update({k: [writes['items'][w][i] for i in idx] for k, w in WRITE_COLUMNS.items()})
+        if writes: a.update({k: [writes['items'][k][i] for i in idx] for k in WRITE_COLUMNS})
         return recs, b, a
     groups = {}
     countries = list(dict.fromkeys(it['country'] for it in items if it['kind'] == 'plant'))
@@ -958,7 +966,7 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
         if not recs: continue
         b, st = held[key]
         a = predict(model, tokenizer, recs, first=first, states=st if first else None)
-        if writes: a.update({k: writes['held'][key][w] for k, w in WRITE_COLUMNS.items()})
+        if writes: a.update({k: writes['held'][key][k] for k in WRITE_COLUMNS})
         groups[label] = (recs, b, a)
     for k in [k for k, v in groups.items() if v[1] is None]: del groups[k]
     tab = agreement_table(groups)
