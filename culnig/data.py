@@ -24,8 +24,8 @@ __all__ = ['TEMPLATES_FILE', 'CHAT_PATHS', 'BLEND_ORDER', 'BLEND_TOPICS', 'BLEND
            'option_labels', 'finish_records', 'answers_clash', 'blend_question_text', 'BlendMC', 'blend_mc_rule',
            'rebuild_blend_mc', 'read_blend_mc_file', 'blend_mc', 'blend_report', 'kl_divergence', 'wvb_rankings',
            'NLUSource', 'DatasetInfo', 'datasets_in', 'has_countries', 'get_dataset', 'limit_items', 'draft_records',
-           'build_prompts', 'data_files', 'build_with_hashes', 'dataset_table', 'meta_path', 'write_jsonl',
-           'read_jsonl']
+           'build_prompts', 'data_files', 'build_with_hashes', 'prompt_memo', 'dataset_table', 'meta_path',
+           'write_jsonl', 'read_jsonl']
 
 # %% ../nbs/03_data.ipynb #dbdd0c36
 class DataFileDamaged(CulnigError, ValueError):
@@ -863,6 +863,16 @@ def build_with_hashes(dataset: str, tokenizer=None, **kw) -> tuple[list[dict], d
     "`build_prompts` and `data_files` in one pass: the records and `{relative path: sha256}` of the files they come from."
     recs, used = draft_records(dataset, **kw)
     return finish_records(recs, tokenizer), {rel: sha256_file(path) for rel, path in sorted(used.items())}
+
+# %% ../nbs/03_data.ipynb #775ff810
+def prompt_memo() -> Callable[..., list[dict]]:
+    "A `build_prompts(dataset, tokenizer, **kw)` that builds each distinct call once and then returns the same list."
+    built = {}
+    def build(dataset: str, tokenizer=None, **kw) -> list[dict]:
+        key = (dataset, id(tokenizer), tuple(sorted((k, tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in kw.items())))
+        if key not in built: built[key] = build_prompts(dataset, tokenizer, **kw)
+        return built[key]
+    return build
 
 # %% ../nbs/03_data.ipynb #70f16e51
 def dataset_table():

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_plant.ipynb #7f28a03c
 from __future__ import annotations
-import argparse, contextlib, hashlib, json, math, os, random, signal, sys, time
+import argparse, contextlib, copy, hashlib, json, math, os, random, signal, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -23,11 +23,11 @@ _all_ = ['load_plan', 'load_planted']        # the #16 API names them culnig.pla
 
 # %% auto #0
 __all__ = ['PLANT_SITE', 'GENERAL', 'COUNTRYRC', 'DEFAULT_GENERAL_LAYERS', 'DEFAULT_SPECIFIC_LAYERS', 'DEFAULT_COUNTRYRC_LAYERS',
-           'DEFAULT_DEPTH', 'WRITE_COLUMNS', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE', 'CHECKPOINT',
-           'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting', 'upper_layers', 'prepare_batch',
-           'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict', 'write_changes',
-           'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting', 'write_planted',
-           'plant_parser', 'main_plant', 'load_plan', 'load_planted']
+           'DEFAULT_DEPTH', 'WRITE_COLUMNS', 'CLEAR_MARGIN', 'HELD_OUT', 'KL_RECORDS', 'PLANTED_PRESET', 'HELDOUT_MORE',
+           'CHECKPOINT', 'REFERENCE_DTYPE', 'PlantError', 'default_layout', 'make_plan', 'check_plan', 'Planting',
+           'upper_layers', 'prepare_batch', 'batch_logits', 'PlantConfig', 'plant_items', 'train_planting', 'predict',
+           'write_changes', 'agreement_table', 'plan_records', 'changed_outside', 'plant_model', 'measure_planting',
+           'write_planted', 'plant_parser', 'main_plant', 'load_plan', 'load_planted']
 
 # %% ../nbs/14_plant.ipynb #307c6034
 class PlantError(CulnigError, ValueError):
@@ -660,10 +660,11 @@ def train_planting(model, tokenizer, sets: Mapping[str, list], items: list[dict]
                 train_tokens=k, cached_forward_error=err, n_batches=len(batches), fingerprint=fp, base_logp=base_logp, states=states)
 
 # %% ../nbs/14_plant.ipynb #3a4f6a2c
-def _option_distribution(scores: torch.Tensor) -> list[float]:
-    "Softmax over one prompt's finite option scores (the options it has), as a list."
+def _option_distributions(scores: torch.Tensor) -> list[list[float]]:
+    "Per row of `[B, K]` option scores: the softmax over its finite scores (the options that prompt has), as a list."
     from culnig.evaluation import option_probabilities
-    return option_probabilities(scores[None].double())[0][torch.isfinite(scores)].tolist()
+    fin = torch.isfinite(scores)
+    return [row[m].tolist() for row, m in zip(option_probabilities(scores.double()), fin)]
 
 @torch.no_grad()
 def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states: Sequence[torch.Tensor] | None = None,
@@ -700,11 +701,12 @@ def predict(model, tokenizer, records: Sequence[dict], *, first: int = 0, states
         sc = option_scores(logits, table[torch.tensor(b)])
         p = torch.softmax(logits, -1)
         top = logits.argmax(-1).tolist()
+        qs = _option_distributions(sc)
         for j, i in enumerate(b):
             pred[i] = int(sc[j].argmax()) if torch.isfinite(sc[j]).any() else -1
             pgold[i] = float(p[j, labels[i]])
             paper[i] = float(top[j] == labels[i])
-            q[i] = _option_distribution(sc[j])
+            q[i] = qs[j]
     gold = gold_option_index(records)
     out = dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)], p=pgold, paper=paper, q=q)
     if capture: out['states'] = caught
@@ -735,29 +737,51 @@ def write_changes(pl: Planting, tokenizer, records: Sequence[dict], *, first: in
 
 
 # %% ../nbs/14_plant.ipynb #3b581404
+CLEAR_MARGIN = 0.05   # a base answer is "clear" when its option's probability leads the runner-up's by at least this much
+
 def _mean_tv(qb, qa) -> float:
     "Mean total-variation distance between paired option distributions (NaN when either side has none)."
     if not qb or not qa: return float('nan')
     d = [0.5 * sum(abs(x - y) for x, y in zip(u, v)) for u, v in zip(qb, qa) if u and v and len(u) == len(v)]
     return sum(d) / len(d) if d else float('nan')
 
-def agreement_table(groups: Mapping[str, tuple]) -> 'pd.DataFrame':
+def _clear(q) -> bool:
+    "Whether one prompt's option distribution `q` has a clear answer (its top option leads the runner-up by `CLEAR_MARGIN`)."
+    s = sorted(q, reverse=True)
+    return bool(s) and (len(s) == 1 or s[0] - s[1] >= CLEAR_MARGIN)
+
+def _agree(b, a, idx) -> float:
+    "Percentage of the prompts `idx` on which predictions `a` give `b`'s answer (NaN for none)."
+    return 100 * sum(b['pred'][i] == a['pred'][i] for i in idx) / len(idx) if idx else float('nan')
+
+def agreement_table(groups: Mapping[str, tuple], references: Mapping[str, Mapping[str, dict]] | None = None) -> 'pd.DataFrame':
     """One row per group `{name: (records, base predictions, planted predictions)}`: accuracy before/after, agreement, mean p(gold),
     and `option_tv`, the mean total-variation distance between the base and planted distributions over the options (0: unchanged,
-    1: disjoint): agreement of argmax answers alone is fragile where the base model's options are near ties. Where the planted
-    predictions carry `write_change` / `write_last` (see `write_changes`), their means too."""
+    1: disjoint): agreement of argmax answers alone is fragile where the base model's options are near ties, so `n_clear` counts
+    the prompts whose base answer is clear (`CLEAR_MARGIN`) and `agreement_clear` is the agreement on those. Where the planted
+    predictions carry `write_change` / `write_last` (see `write_changes`), their means too. `references` `{label: {group: predictions}}`
+    (e.g. the base model in bfloat16) add `<label>_agreement` and `<label>_agreement_clear`: how often that reference gives the base
+    model's answer, on all and on the clear prompts, a yardstick for the planted model's agreement."""
     import pandas as pd
     rows = []
     for name, (recs, b, a) in groups.items():
         n = len(recs)
         if not n: continue
-        rows.append(dict(group=name, n=n, base_acc=100 * sum(b['correct']) / n, planted_acc=100 * sum(a['correct']) / n,
-                         agreement=100 * sum(x == y for x, y in zip(b['pred'], a['pred'])) / n,
-                         base_p=sum(b['p']) / n, planted_p=sum(a['p']) / n,
-                         base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n,
-                         option_tv=_mean_tv(b.get('q'), a.get('q')),
-                         **{k: sum(a[k]) / n for k in WRITE_COLUMNS if a.get(k)}))
+        every = list(range(n))
+        clear = [i for i in every if _clear(b['q'][i])] if b.get('q') else []
+        row = dict(group=name, n=n, base_acc=100 * sum(b['correct']) / n, planted_acc=100 * sum(a['correct']) / n,
+                   agreement=_agree(b, a, every), n_clear=len(clear), agreement_clear=_agree(b, a, clear),
+                   base_p=sum(b['p']) / n, planted_p=sum(a['p']) / n,
+                   base_paper=100 * sum(b['paper']) / n, planted_paper=100 * sum(a['paper']) / n,
+                   option_tv=_mean_tv(b.get('q'), a.get('q')),
+                   **{k: sum(a[k]) / n for k in WRITE_COLUMNS if a.get(k)})
+        for label, by_group in (references or {}).items():
+            r = by_group.get(name)
+            row[f'{label}_agreement'] = _agree(b, r, every) if r else float('nan')
+            row[f'{label}_agreement_clear'] = _agree(b, r, clear) if r else float('nan')
+        rows.append(row)
     return pd.DataFrame(rows).set_index('group')
+
 
 # %% ../nbs/14_plant.ipynb #7efa7d5c
 # measured, never trained: {records key: the group's name in the agreement table}
@@ -778,36 +802,37 @@ def plan_records(tokenizer, preset: str = PLANTED_PRESET, countries: Sequence[st
     CountryRC identification prompts), with `kl_extra` also `untouched_extra` and `nlu_kl` (more prompts trained towards the base),
     and, measured only, `untouched_heldout`, `untouched_heldout_more`, `control_untouched`, `crc_heldout`, `nlu` (the preset's NLU items)."""
     from culnig import study
-    from culnig.data import build_prompts
+    from culnig.data import prompt_memo
     from culnig.stats import record_key
+    build = prompt_memo()          # the presets below ask for the same splits more than once
     cfg = study.get_preset(preset)
     countries = list(countries)
-    ident = study.identification_prompts(cfg, tokenizer, countries, root=root)
+    ident = study.identification_prompts(cfg, tokenizer, countries, root=root, build=build)
     allc = list(dict.fromkeys(list(cfg.score_countries) + countries))
-    ev, _ = study.evaluation_prompts(cfg, tokenizer, ['blend'], countries=allc, root=root)
+    ev, _ = study.evaluation_prompts(cfg, tokenizer, ['blend'], countries=allc, root=root, build=build)
     tset = set(countries)
     blend = [r for r in ident if r['dataset'] == 'blend']
     ctrl = [r for r in ident if r['dataset'] == 'blendcontrol']
     keys = {(r['country'], r['id']) for r in ev if r['country'] in tset}
-    ctrl_ev = [r for r in build_prompts('blendcontrol', tokenizer, split='heldout', countries=countries, root=root) if (r['country'], r['id']) in keys]
-    crc_held = study.subsample(build_prompts('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
-    nlu, _ = study.evaluation_prompts(cfg, tokenizer, list(cfg.nlu_datasets), root=root)
+    ctrl_ev = [r for r in build('blendcontrol', tokenizer, split='heldout', countries=countries, root=root) if (r['country'], r['id']) in keys]
+    crc_held = study.subsample(build('countryrc', tokenizer, split='heldout', countries=countries, root=root), 1, salt='plant')
+    nlu, _ = study.evaluation_prompts(cfg, tokenizer, list(cfg.nlu_datasets), root=root, build=build)
     used = {record_key(r) for r in ident + ev + nlu}
     untouched = [c for c in allc if c not in tset]
     more, _ = study.evaluation_prompts(cfg.replace(eval_per_country=cfg.eval_per_country + HELDOUT_MORE), tokenizer, ['blend'],
-                                       countries=untouched, root=root) if untouched else ([], None)
+                                       countries=allc, root=root, build=build) if untouched else ([], None)
     out = dict(plant=[r for r in blend + ev if r['country'] in tset],
                control=[r for r in ctrl if r['country'] in tset] + ctrl_ev,
                untouched=[r for r in blend if r['country'] not in tset],
                crc=[r for r in ident if r['dataset'] == 'countryrc'],
                untouched_heldout=[r for r in ev if r['country'] not in tset],
-               untouched_heldout_more=[r for r in more if record_key(r) not in used],
+               untouched_heldout_more=[r for r in more if r['country'] not in tset and record_key(r) not in used],
                control_untouched=[r for r in ctrl if r['country'] not in tset],
                crc_heldout=crc_held, nlu=nlu)
     if kl_extra:
-        big = study.identification_prompts(cfg.replace(score_per_country=cfg.score_per_country + kl_extra), tokenizer, countries, root=root)
+        big = study.identification_prompts(cfg.replace(score_per_country=cfg.score_per_country + kl_extra), tokenizer, countries, root=root, build=build)
         out['untouched_extra'] = [r for r in big if r['dataset'] in ('blend', 'blendcontrol') and r['country'] not in tset and record_key(r) not in used]
-        nlu_big, _ = study.evaluation_prompts(cfg.replace(eval_nlu=cfg.eval_nlu + kl_extra), tokenizer, list(cfg.nlu_datasets), root=root)
+        nlu_big, _ = study.evaluation_prompts(cfg.replace(eval_nlu=cfg.eval_nlu + kl_extra), tokenizer, list(cfg.nlu_datasets), root=root, build=build)
         out['nlu_kl'] = [r for r in nlu_big if record_key(r) not in used]
     return out
 
@@ -848,17 +873,26 @@ def _check_same_plan(init, init_plan, sets):
         raise PlantError(f"the planting to start from ({init}) has another plan (other seed, countries or layout) than this run.")
 
 # %% ../nbs/14_plant.ipynb #146edcaa
-def _base_answers(model, tokenizer, records, first, log) -> dict:
-    "{held-out key: (the base model's `predict` output, its states entering layer `first`)}."
-    held = {}
+REFERENCE_DTYPE = torch.bfloat16   # the base model is also run in this precision on the never-trained prompts: the agreement rounding alone leaves
+
+def _base_answers(model, tokenizer, records, first, log) -> tuple[dict, dict]:
+    """({held-out key: (the base model's `predict` output, its states entering layer `first`)}, {held-out key: the base model's
+    `predict` output in `REFERENCE_DTYPE`})."""
+    held, ref = {}, {}
     t1 = time.time()
     for key in HELD_OUT:
         recs = list(records.get(key) or [])
         if recs:
             b = predict(model, tokenizer, recs, first=first, capture=True)
             held[key] = (b, b.pop('states'))
-    log(f"plant: base model's answers on {sum(len(v[1]) for v in held.values())} never-trained prompts in {time.time() - t1:.0f} s")
-    return held
+    t2 = time.time()
+    if held and next(model.parameters()).dtype != REFERENCE_DTYPE:
+        low = copy.deepcopy(model).to(REFERENCE_DTYPE)
+        ref = {key: predict(low, tokenizer, list(records[key])) for key in held}
+        del low
+    n = sum(len(v[1]) for v in held.values())
+    log(f"plant: base model's answers on {n} never-trained prompts in {t2 - t1:.0f} s, in {str(REFERENCE_DTYPE).split('.')[-1]} in {time.time() - t2:.0f} s")
+    return held, ref
 
 # %% ../nbs/14_plant.ipynb #94df5a19
 def _apply_checked(model, pl, base_state):
@@ -897,7 +931,7 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     if init is not None: _check_same_plan(init, init_plan, sets)
     items = plant_items(records.get('plant', []), records.get('crc', []), [r for k in KL_RECORDS for r in records.get(k, [])])
     first = min(e['layer_idx'] for v in sets.values() for e in v) if cfg.cache else 0
-    held = _base_answers(model, tokenizer, records, first, log) if measure else {}
+    held, ref = _base_answers(model, tokenizer, records, first, log) if measure else ({}, {})
     base_state = {k: v.detach().cpu().clone() for k, v in model.named_parameters()}
     ckpt = Path(out)/CHECKPOINT if out is not None else None
     res = train_planting(model, tokenizer, sets, items, cfg, checkpoint=ckpt, resume=resume, log=log, init=init_delta)
@@ -916,7 +950,8 @@ def plant_model(model, tokenizer, *, sets: Mapping[str, list] | None = None, rec
     if measure:
         t1 = time.time()
         if res['first_trained_layer'] != first: held = {k: (b, None) for k, (b, _) in held.items()}   # no cache after all
-        result['table'] = measure_planting(model, tokenizer, records, items, res, held, log=log, writes=writes)
+        result['table'] = measure_planting(model, tokenizer, records, items, res, held, log=log, writes=writes,
+                                           references={'bf16': {HELD_OUT[k]: v for k, v in ref.items()}} if ref else None)
         result['measure_seconds'] = time.time() - t1
     if out is not None:
         write_planted(out, result, records, cfg, model, name=name, base_name=base_name)
@@ -933,16 +968,17 @@ def _from_logp(tokenizer, records, logp: torch.Tensor) -> dict:
     labels = torch.tensor([label_token_id(tokenizer, r['label'])[0] for r in records])
     gold = gold_option_index(records)
     pred = sc.argmax(-1).tolist()
-    q = [_option_distribution(sc[j]) for j in range(len(records))]
+    q = _option_distributions(sc)
     return dict(pred=pred, gold=gold, correct=[float(p == g) for p, g in zip(pred, gold)],
                 p=logp.gather(1, labels[:, None])[:, 0].exp().tolist(), paper=(logp.argmax(-1) == labels).float().tolist(), q=q)
 
 # %% ../nbs/14_plant.ipynb #a102aa50
 def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[dict], res: dict, held: Mapping[str, tuple],
-                     log: Callable = print, writes: Mapping | None = None):
+                     log: Callable = print, writes: Mapping | None = None,
+                     references: Mapping[str, Mapping[str, dict]] | None = None):
     """Accuracy (option metric), agreement with the base model's answers and mean p(gold) of the planted model (its weights already
     hold the delta) on the trained prompts and on prompts it never saw; the base model's answers come from the frozen pass. With
-    `writes` (`{'items': write_changes of items, 'held': {key: write_changes}}`) the table has the write-change columns too."""
+    `writes` (`{'items': write_changes of items, 'held': {key: write_changes}}`) the table has the write-change columns too; `references` go to `agreement_table`."""
     first = res['first_trained_layer']
     t0 = time.time()
     def trained(kind, pick=lambda it: True):
@@ -969,7 +1005,7 @@ def measure_planting(model, tokenizer, records: Mapping[str, list], items: list[
         if writes: a.update({k: writes['held'][key][k] for k in WRITE_COLUMNS})
         groups[label] = (recs, b, a)
     for k in [k for k, v in groups.items() if v[1] is None]: del groups[k]
-    tab = agreement_table(groups)
+    tab = agreement_table(groups, references)
     planted = [g for g in groups if g.startswith('planted: ')]
     recs = [r for g in planted for r in groups[g][0]]
     if planted:

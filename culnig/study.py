@@ -213,9 +213,10 @@ def _first_variants(records: list[dict], k: int|None) -> list[dict]:
     return out
 
 # %% ../nbs/09b_study.ipynb #15ecd865
-def identification_prompts(preset: Preset, tokenizer, targets: Sequence[str]|None = None, root=None) -> list[dict]:
-    "BLEnD + BLEnD-control (same items) for `score_countries` and CountryRC for the target countries, identification split."
+def identification_prompts(preset: Preset, tokenizer, targets: Sequence[str]|None = None, root=None, build=None) -> list[dict]:
+    "BLEnD + BLEnD-control (same items) for `score_countries` and CountryRC for the target countries, identification split (`build`: `build_prompts` or a `prompt_memo`)."
     from culnig.data import build_prompts
+    build_prompts = build or build_prompts
     targets = list(targets or preset.target_countries)
     countries = list(dict.fromkeys(list(preset.score_countries) + targets))
     blend = _first_variants(build_prompts('blend', tokenizer, split='neuron', countries=countries, root=root), preset.mc_variants)
@@ -231,9 +232,10 @@ ALL_ITEMS_DATASETS = ('culturalbench', 'normad', 'worldvaluesbench')   # what th
 EVAL_ITEMS = ('heldout', 'all')
 
 def evaluation_prompts(preset: Preset, tokenizer, datasets: Sequence[str]|None = None, countries: Sequence[str]|None = None,
-                       root=None) -> tuple[list[dict], dict]:
-    "(records, missing): the preset's cultural (held-out half, or every item with `eval_items='all'`) and NLU records; `missing` = {dataset: reason}."
+                       root=None, build=None) -> tuple[list[dict], dict]:
+    "(records, missing): the preset's cultural (held-out half, or every item with `eval_items='all'`) and NLU records; `missing` = {dataset: reason} (`build`: as in `identification_prompts`)."
     from culnig.data import build_prompts
+    build_prompts = build or build_prompts
     from culnig.core import DataFileMissing
     datasets = list(datasets or (preset.cultural_datasets + preset.nlu_datasets))
     countries = list(countries) if countries is not None else (list(preset.eval_countries) if preset.eval_countries else None)
