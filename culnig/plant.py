@@ -873,7 +873,7 @@ def _check_same_plan(init, init_plan, sets):
         raise PlantError(f"the planting to start from ({init}) has another plan (other seed, countries or layout) than this run.")
 
 # %% ../nbs/14_plant.ipynb #146edcaa
-REFERENCE_DTYPE = torch.bfloat16   # the base model is also run in this precision on the never-trained prompts: the agreement rounding alone leaves
+REFERENCE_DTYPE = torch.bfloat16   # the base model also answers the never-trained prompts in this precision: how many answers rounding alone flips
 
 def _base_answers(model, tokenizer, records, first, log) -> tuple[dict, dict]:
     """({held-out key: (the base model's `predict` output, its states entering layer `first`)}, {held-out key: the base model's
