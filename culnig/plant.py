@@ -1028,6 +1028,11 @@ def _benchmark_hashes(plant) -> dict:
     try: return {d: data_files(d) for d in ('blend', 'blendcontrol', 'countryrc')}
     except DataFileMissing: return {}
 
+def _json_records(tab) -> list[dict]:
+    "A table's rows as JSON-ready dicts, with None (JSON null) where a value is missing (NaN is not JSON)."
+    r = tab.reset_index()
+    return r.astype(object).where(r.notna(), None).to_dict('records')
+
 def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConfig, model, name: str | None = None,
                   base_name: str | None = None) -> Path:
     "Write `delta.safetensors` (changed rows/columns only), `plan.json` and `provenance.json` into `out`."
@@ -1059,7 +1064,7 @@ def write_planted(out, result: dict, records: Mapping[str, list], cfg: PlantConf
                 n_prompts={k: len(v) for k, v in records.items()},
                 prompts_sha256=sha256_json({k: [[r['dataset'], r['id'], r['country'], r['text'], r['label']] for r in v] for k, v in records.items()}),
                 data_hashes=_benchmark_hashes(plant),
-                history=result['history'], measured=(tab.reset_index().to_dict('records') if tab is not None else None),
+                history=result['history'], measured=_json_records(tab) if tab is not None else None,
                 run=run_metadata(torch_threads=torch.get_num_threads()))   # CPU results are bit-identical only at the same thread count
     (out/PROVENANCE_FILE).write_text(json.dumps(prov, indent=1, ensure_ascii=False, default=str) + '\n', encoding='utf-8')
     return out
