@@ -511,13 +511,11 @@ def _kl_terms(model, pl, kps, first, dev, writes: bool, last: bool = False):
     "(mean KL, mean write change or None, mean last-position write change or None) over the prepared KL batches `kps`."
     kl, wr, wl = 0.0, (0.0 if writes or last else None), (0.0 if last else None)
     for kp in kps:
-        if wr is None:
-            kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
-            continue
-        with pl.measuring(kp['mask'][:, kp['P']:], last) as (ws, wls):
+        measure = pl.measuring(kp['mask'][:, kp['P']:], last) if wr is not None else contextlib.nullcontext((None, None))
+        with measure as (ws, wls):
             kl = kl + _kl_to_base(model, kp, first, dev) / len(kps)
         if ws: wr = wr + sum(ws) / len(ws) / len(kps)
-        if last and wls: wl = wl + sum(wls) / len(wls) / len(kps)
+        if wls: wl = wl + sum(wls) / len(wls) / len(kps)
     return kl, wr, wl
 
 
